@@ -1,0 +1,334 @@
+//! The facade: a source name in, Arrow record batches out.
+//!
+//! [`AsyncClient`] does the work on the caller's tokio runtime; [`Client`] wraps it with a
+//! runtime of its own for blocking code (scripts, notebooks, the CLI).
+
+use crate::credentials::{CredentialCache, Lease, RefreshPolicy};
+use crate::db::postgres::{self, ConnectFailure, PgConnection};
+use crate::db::url::{self as dburl, Scheme};
+use crate::error::{Error, Result};
+use crate::secrets::SecretSources;
+use crate::settings::{settings_path, RawSettings, Settings};
+use crate::vault::{RetryPolicy, VaultClient, VaultConfig};
+use crate::Secret;
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How a client is set up; `Default` reads everything from the environment.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// The settings file (else `$DATAVERK_SETTINGS`, else `./settings.json`).
+    pub settings_path: Option<PathBuf>,
+    /// The dotenv file consulted last for placeholders.
+    pub env_file: Option<PathBuf>,
+    /// Vault configuration (else read from the environment).
+    pub vault: Option<VaultConfig>,
+    /// Lease renewal and replacement.
+    pub refresh: RefreshPolicy,
+    /// Retries of transient Vault failures.
+    pub retry: RetryPolicy,
+    /// Rows per record batch.
+    pub batch_rows: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            settings_path: None,
+            env_file: Some(PathBuf::from(".env")),
+            vault: None,
+            refresh: RefreshPolicy::default(),
+            retry: RetryPolicy::default(),
+            batch_rows: 65_536,
+        }
+    }
+}
+
+/// A query result: one schema, any number of record batches.
+#[derive(Clone, Debug)]
+pub struct Table {
+    /// The columns, known even when there are no rows.
+    pub schema: SchemaRef,
+    /// The rows, in order.
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Table {
+    /// The number of rows.
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    /// All rows as one batch.
+    pub fn concat(&self) -> Result<RecordBatch> {
+        Ok(arrow::compute::concat_batches(&self.schema, &self.batches)?)
+    }
+}
+
+/// The query text: `query` itself, or the contents of the file it names when it ends in `.sql`.
+pub fn load_query(query: &str) -> Result<String> {
+    let q = query.trim();
+    if q.ends_with(".sql") && !q.contains(char::is_whitespace) {
+        return std::fs::read_to_string(q)
+            .map_err(|e| Error::io("cannot read the query file", q, e));
+    }
+    Ok(query.to_string())
+}
+
+/// The asynchronous client.
+pub struct AsyncClient {
+    settings: Settings,
+    vault: Option<Arc<VaultClient>>,
+    credentials: Option<Arc<CredentialCache>>,
+    batch_rows: usize,
+}
+
+impl AsyncClient {
+    /// Loads the settings, fills placeholders, and prepares Vault when it is configured.
+    pub async fn new(options: ClientOptions) -> Result<AsyncClient> {
+        let path = settings_path(options.settings_path.as_deref());
+        let raw = RawSettings::read(&path)?;
+        let vault_config = match options.vault {
+            Some(v) => Some(v),
+            None => VaultConfig::from_env()?,
+        };
+        let vault = match vault_config {
+            Some(cfg) => Some(Arc::new(VaultClient::with_retry(cfg, options.retry)?)),
+            None => None,
+        };
+        let sources = SecretSources {
+            vault_kv: vault
+                .as_ref()
+                .and_then(|v| v.config().kv_path.clone().map(|p| (v.clone(), p))),
+            files: raw.secret_path.clone(),
+            env: true,
+            dotenv: options.env_file,
+        };
+        let settings = raw.resolve(&sources).await?;
+        let credentials = vault
+            .as_ref()
+            .map(|v| Arc::new(CredentialCache::new(v.clone(), options.refresh)));
+        Ok(AsyncClient {
+            settings,
+            vault,
+            credentials,
+            batch_rows: options.batch_rows,
+        })
+    }
+
+    /// The resolved settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The Vault client, when Vault is configured.
+    pub fn vault(&self) -> Option<&Arc<VaultClient>> {
+        self.vault.as_ref()
+    }
+
+    /// The credential cache, when Vault is configured.
+    pub fn credentials(&self) -> Option<&Arc<CredentialCache>> {
+        self.credentials.as_ref()
+    }
+
+    fn scheme(&self, source: &str) -> Result<(Scheme, &Secret)> {
+        let url = self.settings.connection_string(source)?;
+        let scheme = dburl::scheme(url.expose()).map_err(|message| Error::Url {
+            source_name: source.to_string(),
+            message,
+        })?;
+        Ok((scheme, url))
+    }
+
+    /// Credentials for `source`, if it has a Vault path.
+    async fn lease(&self, source: &str) -> Result<Option<Arc<Lease>>> {
+        let Some(path) = self.settings.vault_path(source) else {
+            return Ok(None);
+        };
+        let cache = self.credentials.as_ref().ok_or_else(|| {
+            Error::VaultConfig(format!(
+                "source {source:?} has db_vault_path {path:?}, but Vault is not configured; set \
+                 VKS_VAULT_ADDR and VKS_AUTH_PATH (Kubernetes), or VAULT_ADDR and VAULT_TOKEN"
+            ))
+        })?;
+        cache.get(path).await.map(Some)
+    }
+
+    fn url_with(&self, source: &str, url: &Secret, lease: Option<&Lease>) -> Result<Secret> {
+        match lease {
+            None => Ok(url.clone()),
+            Some(lease) => dburl::with_credentials(
+                url.expose(),
+                lease.username.expose(),
+                lease.password.expose(),
+            )
+            .map(Secret::new)
+            .map_err(|message| Error::Url {
+                source_name: source.to_string(),
+                message,
+            }),
+        }
+    }
+
+    /// A Postgres connection for `source` with current credentials. A refused login gets new
+    /// credentials and one more try; no other connect error is retried here.
+    pub async fn connect_postgres(
+        &self,
+        source: &str,
+    ) -> Result<(PgConnection, Option<Arc<Lease>>)> {
+        let (scheme, url) = self.scheme(source)?;
+        if scheme != Scheme::Postgres {
+            return Err(Error::Usage(format!(
+                "source {source:?} is not a PostgreSQL source"
+            )));
+        }
+        let lease = self.lease(source).await?;
+        let full = self.url_with(source, url, lease.as_deref())?;
+        match postgres::connect(&full, source).await {
+            Ok(conn) => Ok((conn, lease)),
+            Err(ConnectFailure::Refused(e)) => {
+                let (Some(lease), Some(cache)) = (lease, &self.credentials) else {
+                    return Err(e);
+                };
+                tracing::info!(%source, "database refused the login; fetching new credentials and retrying once");
+                let fresh = cache.replace(&lease.path, lease.generation).await?;
+                let full = self.url_with(source, url, Some(&fresh))?;
+                let conn = postgres::connect(&full, source)
+                    .await
+                    .map_err(ConnectFailure::into_error)?;
+                Ok((conn, Some(fresh)))
+            }
+            Err(ConnectFailure::Other(e)) => Err(e),
+        }
+    }
+
+    /// Runs `query` (or the `.sql` file it names) on `source` and hands each record batch to
+    /// `sink` as it arrives; returns the schema.
+    pub async fn read_sql_each(
+        &self,
+        source: &str,
+        query: &str,
+        sink: &mut (dyn FnMut(RecordBatch) -> Result<()> + Send),
+    ) -> Result<SchemaRef> {
+        let query = load_query(query)?;
+        let (scheme, _) = self.scheme(source)?;
+        match scheme {
+            Scheme::Postgres => {
+                let (conn, _lease) = self.connect_postgres(source).await?;
+                postgres::query_batches(&conn.client, &query, self.batch_rows, sink).await
+            }
+            Scheme::Sqlite => Err(Error::Usage("SQLite sources are not supported yet".into())),
+        }
+    }
+
+    /// Runs `query` (or the `.sql` file it names) on `source` and returns all rows.
+    pub async fn read_sql(&self, source: &str, query: &str) -> Result<Table> {
+        let mut batches = Vec::new();
+        let schema = self
+            .read_sql_each(source, query, &mut |b| {
+                batches.push(b);
+                Ok(())
+            })
+            .await?;
+        Ok(Table { schema, batches })
+    }
+
+    /// Runs a statement that returns no rows; the number of rows it affected.
+    pub async fn execute_sql(&self, source: &str, sql: &str) -> Result<u64> {
+        let sql = load_query(sql)?;
+        let (conn, _lease) = self.connect_postgres(source).await?;
+        postgres::execute(&conn.client, &sql).await
+    }
+
+    /// Revokes the leases this client created (unless configured not to).
+    pub async fn close(&self) {
+        if let Some(cache) = &self.credentials {
+            cache.close().await;
+        }
+    }
+}
+
+/// The blocking client: the same API as [`AsyncClient`] on a runtime of its own.
+pub struct Client {
+    runtime: tokio::runtime::Runtime,
+    inner: AsyncClient,
+    closed: bool,
+}
+
+impl Client {
+    /// A client configured from the environment and `./settings.json` (or `$DATAVERK_SETTINGS`).
+    pub fn new() -> Result<Client> {
+        Self::with_options(ClientOptions::default())
+    }
+
+    /// A client reading the given settings file.
+    pub fn from_settings(path: impl AsRef<Path>) -> Result<Client> {
+        Self::with_options(ClientOptions {
+            settings_path: Some(path.as_ref().to_path_buf()),
+            ..Default::default()
+        })
+    }
+
+    /// A client with explicit options.
+    pub fn with_options(options: ClientOptions) -> Result<Client> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("dataverk")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Usage(format!("cannot start the I/O runtime: {e}")))?;
+        let inner = runtime.block_on(AsyncClient::new(options))?;
+        Ok(Client {
+            runtime,
+            inner,
+            closed: false,
+        })
+    }
+
+    /// The asynchronous client inside.
+    pub fn inner(&self) -> &AsyncClient {
+        &self.inner
+    }
+
+    /// Runs a future on the client's runtime.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+
+    /// See [`AsyncClient::read_sql`].
+    pub fn read_sql(&self, source: &str, query: &str) -> Result<Table> {
+        self.runtime.block_on(self.inner.read_sql(source, query))
+    }
+
+    /// See [`AsyncClient::read_sql_each`].
+    pub fn read_sql_each(
+        &self,
+        source: &str,
+        query: &str,
+        sink: &mut (dyn FnMut(RecordBatch) -> Result<()> + Send),
+    ) -> Result<SchemaRef> {
+        self.runtime
+            .block_on(self.inner.read_sql_each(source, query, sink))
+    }
+
+    /// See [`AsyncClient::execute_sql`].
+    pub fn execute_sql(&self, source: &str, sql: &str) -> Result<u64> {
+        self.runtime.block_on(self.inner.execute_sql(source, sql))
+    }
+
+    /// Revokes the leases this client created; also done when the client is dropped.
+    pub fn close(&mut self) {
+        if !self.closed {
+            self.closed = true;
+            self.runtime.block_on(self.inner.close());
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

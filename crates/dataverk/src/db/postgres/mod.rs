@@ -1,0 +1,14 @@
+//! PostgreSQL: connecting with managed credentials, and reading results into Arrow.
+//!
+//! Results are read with `COPY (query) TO STDOUT (FORMAT binary)` and decoded straight into
+//! Arrow builders ([`decode`]); the column types come from the statement's description
+//! (prepare), never from running the query twice. Statements COPY cannot wrap (SHOW, EXPLAIN,
+//! ...) use the normal protocol, decoded by the same value decoders.
+
+mod connect;
+pub mod decode;
+mod read;
+pub mod types;
+
+pub use connect::{connect, ConnectFailure, PgConnection};
+pub use read::{execute, query_batches};

@@ -1,0 +1,248 @@
+//! Writers from record batches to files: CSV, Parquet, JSON (array) and JSON lines.
+//!
+//! Each writer streams batch by batch into a temporary file beside the target and renames it
+//! into place only when everything was written, so a failed or interrupted run never leaves a
+//! half-written file under the name the user asked for.
+
+use crate::error::{Error, Result};
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+/// An output file format, chosen by extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `.csv`, with a header row.
+    Csv,
+    /// `.parquet`, Snappy-compressed.
+    Parquet,
+    /// `.json`: one JSON array of row objects.
+    Json,
+    /// `.jsonl` / `.ndjson`: one JSON object per line.
+    JsonLines,
+}
+
+impl Format {
+    /// The format for `path`'s extension.
+    pub fn from_path(path: &Path) -> Result<Format> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" => Ok(Format::Csv),
+            "parquet" | "pq" => Ok(Format::Parquet),
+            "json" => Ok(Format::Json),
+            "jsonl" | "ndjson" => Ok(Format::JsonLines),
+            _ => Err(Error::Usage(format!(
+                "cannot tell the output format of {}: use a .csv, .parquet, .json or .jsonl file name",
+                path.display()
+            ))),
+        }
+    }
+}
+
+enum Inner {
+    Csv(arrow::csv::Writer<BufWriter<File>>),
+    Parquet(parquet::arrow::ArrowWriter<File>),
+    Json(arrow::json::ArrayWriter<BufWriter<File>>),
+    JsonLines(arrow::json::LineDelimitedWriter<BufWriter<File>>),
+}
+
+/// A file being written; nothing appears under the target name until [`FileWriter::finish`].
+pub struct FileWriter {
+    inner: Option<Inner>,
+    schema: SchemaRef,
+    target: PathBuf,
+    temp: PathBuf,
+    rows: u64,
+    batches: u64,
+}
+
+impl FileWriter {
+    /// Starts writing `schema`-shaped batches to `path` in the format its extension names.
+    pub fn create(path: &Path, schema: SchemaRef) -> Result<FileWriter> {
+        let format = Format::from_path(path)?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Error::Usage(format!("{} is not a file name", path.display())))?;
+        let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let file = File::create(&temp).map_err(|e| Error::io("cannot create", &temp, e))?;
+        let inner = match format {
+            Format::Csv => Inner::Csv(
+                arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(BufWriter::new(file)),
+            ),
+            Format::Parquet => {
+                let props = parquet::file::properties::WriterProperties::builder()
+                    .set_compression(parquet::basic::Compression::SNAPPY)
+                    .build();
+                Inner::Parquet(parquet::arrow::ArrowWriter::try_new(
+                    file,
+                    schema.clone(),
+                    Some(props),
+                )?)
+            }
+            Format::Json => Inner::Json(arrow::json::ArrayWriter::new(BufWriter::new(file))),
+            Format::JsonLines => {
+                Inner::JsonLines(arrow::json::LineDelimitedWriter::new(BufWriter::new(file)))
+            }
+        };
+        Ok(FileWriter {
+            inner: Some(inner),
+            schema,
+            target: path.to_path_buf(),
+            temp,
+            rows: 0,
+            batches: 0,
+        })
+    }
+
+    /// Appends one batch.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let inner = self
+            .inner
+            .as_mut()
+            .ok_or_else(|| Error::Usage("writer already finished".into()))?;
+        match inner {
+            Inner::Csv(w) => w.write(batch)?,
+            Inner::Parquet(w) => w.write(batch)?,
+            Inner::Json(w) => w.write(batch)?,
+            Inner::JsonLines(w) => w.write(batch)?,
+        }
+        self.rows += batch.num_rows() as u64;
+        self.batches += 1;
+        Ok(())
+    }
+
+    /// Flushes, syncs and renames the file into place; returns the number of rows written.
+    pub fn finish(mut self) -> Result<u64> {
+        if self.batches == 0 {
+            // Still write the header / schema of an empty result.
+            let empty = RecordBatch::new_empty(self.schema.clone());
+            self.write(&empty)?;
+        }
+        let io = |e: std::io::Error, p: &Path| Error::io("cannot write", p, e);
+        let file = match self.inner.take().expect("finish runs once") {
+            Inner::Csv(w) => w
+                .into_inner()
+                .into_inner()
+                .map_err(|e| io(e.into_error(), &self.temp))?,
+            Inner::Parquet(w) => w.into_inner()?,
+            Inner::Json(mut w) => {
+                w.finish()?;
+                w.into_inner()
+                    .into_inner()
+                    .map_err(|e| io(e.into_error(), &self.temp))?
+            }
+            Inner::JsonLines(mut w) => {
+                w.finish()?;
+                w.into_inner()
+                    .into_inner()
+                    .map_err(|e| io(e.into_error(), &self.temp))?
+            }
+        };
+        file.sync_all().map_err(|e| io(e, &self.temp))?;
+        std::fs::rename(&self.temp, &self.target)
+            .map_err(|e| Error::io("cannot move the finished file to", &self.target, e))?;
+        Ok(self.rows)
+    }
+}
+
+impl Drop for FileWriter {
+    fn drop(&mut self) {
+        if self.inner.is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int32Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+
+    fn batch() -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int32, true),
+            Field::new("s", DataType::Utf8, true),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int32Array::from(vec![Some(1), None])),
+                Arc::new(StringArray::from(vec![Some("a,\"b\""), Some("c")])),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn csv_json_and_jsonl() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, expected) in [
+            ("o.csv", "n,s\n1,\"a,\"\"b\"\"\"\n,c\n"),
+            ("o.json", "[{\"n\":1,\"s\":\"a,\\\"b\\\"\"},{\"s\":\"c\"}]"),
+            (
+                "o.jsonl",
+                "{\"n\":1,\"s\":\"a,\\\"b\\\"\"}\n{\"s\":\"c\"}\n",
+            ),
+        ] {
+            let path = dir.path().join(name);
+            let b = batch();
+            let mut w = FileWriter::create(&path, b.schema()).unwrap();
+            w.write(&b).unwrap();
+            assert!(
+                !path.exists(),
+                "nothing under the target name before finish"
+            );
+            assert_eq!(w.finish().unwrap(), 2);
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn parquet_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.parquet");
+        let b = batch();
+        let mut w = FileWriter::create(&path, b.schema()).unwrap();
+        w.write(&b).unwrap();
+        w.finish().unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            File::open(&path).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0], b);
+    }
+
+    #[test]
+    fn abandoned_writer_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.csv");
+        let b = batch();
+        let mut w = FileWriter::create(&path, b.schema()).unwrap();
+        w.write(&b).unwrap();
+        drop(w);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn unknown_extension() {
+        let err = Format::from_path(Path::new("x.xlsx"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(".csv, .parquet"), "{err}");
+    }
+}
