@@ -1,0 +1,1025 @@
+//! Decoding of Postgres values in binary wire format into Arrow arrays, without any I/O.
+//!
+//! [`RowsBuilder`] appends one field at a time straight into typed Arrow builders, choosing the
+//! decoding per column from its [`PgKind`]; [`CopyBinaryDecoder`] cuts a
+//! `COPY … TO STDOUT (FORMAT binary)` byte stream into fields for it. Keeping this free of the
+//! connection lets the whole hot path be tested from hand-written bytes.
+
+mod copy;
+mod numeric;
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder,
+    Float32Builder, Float64Builder, Int16Builder, Int32Builder, Int64Builder,
+    IntervalMonthDayNanoBuilder, StringBuilder, Time64MicrosecondBuilder,
+    TimestampMicrosecondBuilder, UInt32Builder,
+};
+use arrow::datatypes::{DataType, IntervalMonthDayNano, Schema, SchemaRef};
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+
+pub use self::copy::CopyBinaryDecoder;
+use self::numeric::Numeric;
+pub use self::numeric::{decode_numeric_i128, decode_numeric_text};
+use super::types::{arrow_field, PgKind};
+
+/// Why a value or a COPY stream could not be decoded. Messages describe sizes and positions,
+/// never the content of a value, which may be a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// A single value is malformed; [`RowsBuilder`] reports it as [`DecodeError::Column`].
+    #[error("{0}")]
+    InvalidValue(String),
+    /// A value of a result column is malformed.
+    #[error("row {row}, column {position} ({name:?}): {reason}")]
+    Column {
+        /// 1-based row number within the whole result.
+        row: u64,
+        /// 1-based column position, as in the select list.
+        position: usize,
+        /// Column name.
+        name: String,
+        /// What was wrong with the value.
+        reason: String,
+    },
+    /// Fields were appended in another order than column by column, row by row.
+    #[error("column index {got} appended out of order: expected column index {expected}")]
+    ColumnOutOfOrder {
+        /// 0-based index of the column that had to come next.
+        expected: usize,
+        /// 0-based index that was given.
+        got: usize,
+    },
+    /// The stream does not start with the binary COPY signature.
+    #[error("not a binary COPY stream: the PGCOPY signature is missing (was COPY run with FORMAT binary?)")]
+    BadSignature,
+    /// The header sets flag bits that change the format in ways this reader does not know.
+    #[error("binary COPY header has unsupported flags {0:#010x} (OID columns or a newer format)")]
+    UnsupportedFlags(u32),
+    /// The header extension length is negative.
+    #[error("binary COPY header extension has negative length {0}")]
+    BadHeaderExtension(i32),
+    /// A row has another number of fields than the result has columns.
+    #[error("COPY row {row} has {got} fields, expected {expected}")]
+    FieldCount {
+        /// 1-based row number.
+        row: u64,
+        /// Number of result columns.
+        expected: usize,
+        /// Field count in the row.
+        got: i16,
+    },
+    /// A field length is below -1 (the NULL marker).
+    #[error("COPY row {row}, field {field} has invalid length {len}")]
+    BadFieldLength {
+        /// 1-based row number.
+        row: u64,
+        /// 1-based field position.
+        field: usize,
+        /// The length read.
+        len: i32,
+    },
+    /// The stream ended before it was complete.
+    #[error("binary COPY stream ended {0}")]
+    Truncated(&'static str),
+    /// Bytes followed the end-of-data trailer.
+    #[error("binary COPY stream has {0} bytes after its end-of-data trailer")]
+    TrailingData(usize),
+    /// The decoder was used again after it had reported an error.
+    #[error("binary COPY decoder was used after an earlier error")]
+    Poisoned,
+}
+
+/// Days from 1970-01-01 (Arrow's epoch) to 2000-01-01 (Postgres' epoch).
+const EPOCH_DAYS: i32 = 10_957;
+/// Microseconds from 1970-01-01 to 2000-01-01.
+const EPOCH_MICROS: i64 = 946_684_800_000_000;
+/// Row capacity assumed for string data when sizing a fresh builder.
+const AVERAGE_STRING_LEN: usize = 16;
+
+/// Accumulates decoded rows into Arrow arrays for one schema.
+pub struct RowsBuilder {
+    schema: SchemaRef,
+    kinds: Vec<PgKind>,
+    columns: Vec<Column>,
+    /// Rows to size fresh builders for.
+    capacity: usize,
+    /// Index of the column the next [`RowsBuilder::append`] must be for.
+    next: usize,
+    /// Complete rows in the current builders.
+    rows: usize,
+    /// Rows handed out by earlier [`RowsBuilder::finish`] calls, for error messages.
+    rows_before: u64,
+}
+
+impl RowsBuilder {
+    /// Starts empty builders for columns `names` decoded as `kinds`, sized for `capacity` rows.
+    ///
+    /// Panics if `names` and `kinds` differ in length.
+    pub fn new(names: &[String], kinds: &[PgKind], capacity: usize) -> RowsBuilder {
+        assert_eq!(
+            names.len(),
+            kinds.len(),
+            "RowsBuilder::new needs one kind per column name"
+        );
+        let fields: Vec<_> = names
+            .iter()
+            .zip(kinds)
+            .map(|(name, &kind)| arrow_field(name, kind))
+            .collect();
+        let schema = Arc::new(Schema::new(fields));
+        let columns = schema
+            .fields()
+            .iter()
+            .zip(kinds)
+            .map(|(field, &kind)| {
+                Column::new(
+                    kind,
+                    field.data_type(),
+                    capacity,
+                    capacity * AVERAGE_STRING_LEN,
+                )
+            })
+            .collect();
+        RowsBuilder {
+            schema,
+            kinds: kinds.to_vec(),
+            columns,
+            capacity,
+            next: 0,
+            rows: 0,
+            rows_before: 0,
+        }
+    }
+
+    /// The Arrow schema of the batches this builder produces.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Number of columns.
+    pub fn num_columns(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// Appends one field in Postgres binary format (`None` = NULL) to column `col`.
+    ///
+    /// Fields must come column by column, row by row. A value that fails to decode is not
+    /// appended, so the same column is expected next.
+    pub fn append(&mut self, col: usize, value: Option<&[u8]>) -> Result<(), DecodeError> {
+        if col != self.next || col >= self.columns.len() {
+            return Err(DecodeError::ColumnOutOfOrder {
+                expected: self.next,
+                got: col,
+            });
+        }
+        let column = &mut self.columns[col];
+        match value {
+            None => column.append_null(),
+            Some(bytes) => {
+                if let Err(err) = column.append(bytes) {
+                    return Err(self.column_error(col, err));
+                }
+            }
+        }
+        self.next += 1;
+        if self.next == self.columns.len() {
+            self.next = 0;
+            self.rows += 1;
+        }
+        Ok(())
+    }
+
+    /// Counts a row of a result without columns (`SELECT FROM t`), which has no fields to append.
+    fn append_empty_row(&mut self) {
+        debug_assert!(self.columns.is_empty());
+        self.rows += 1;
+    }
+
+    /// Number of complete rows appended since the last [`RowsBuilder::finish`].
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether no complete row was appended since the last [`RowsBuilder::finish`].
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Takes the rows so far as a RecordBatch (may be empty) and starts fresh builders with the
+    /// same schema. Fields of an incomplete last row are dropped.
+    pub fn finish(&mut self) -> RecordBatch {
+        let rows = self.rows;
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
+        for ((column, field), &kind) in self
+            .columns
+            .iter_mut()
+            .zip(self.schema.fields().iter())
+            .zip(&self.kinds)
+        {
+            let array = column.finish();
+            // Start the next batch with as much string space as this one needed: batches of
+            // one query tend to look alike, and it saves re-growing the buffer from scratch.
+            let data_capacity =
+                (array.get_buffer_memory_size()).max(self.capacity * AVERAGE_STRING_LEN);
+            *column = Column::new(kind, field.data_type(), self.capacity, data_capacity);
+            arrays.push(if array.len() == rows {
+                array
+            } else {
+                array.slice(0, rows)
+            });
+        }
+        self.rows_before += rows as u64;
+        self.rows = 0;
+        self.next = 0;
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
+        RecordBatch::try_new_with_options(self.schema.clone(), arrays, &options)
+            .expect("builders are created from the schema's own fields and cut to the row count")
+    }
+
+    fn column_error(&self, col: usize, err: DecodeError) -> DecodeError {
+        let reason = match err {
+            DecodeError::InvalidValue(reason) => reason,
+            other => other.to_string(),
+        };
+        DecodeError::Column {
+            row: self.rows_before + self.rows as u64 + 1,
+            position: col + 1,
+            name: self.schema.field(col).name().clone(),
+            reason,
+        }
+    }
+}
+
+impl std::fmt::Debug for RowsBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowsBuilder")
+            .field("schema", &self.schema)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the bytes of a Utf8 column are turned into text.
+#[derive(Clone, Copy, Debug)]
+enum TextForm {
+    Text,
+    Json,
+    Jsonb,
+    Numeric,
+    Uuid,
+}
+
+/// One column's Arrow builder; the variant fixes the decoding, so each value costs one match.
+enum Column {
+    Bool(BooleanBuilder),
+    Int2(Int16Builder),
+    Int4(Int32Builder),
+    Int8(Int64Builder),
+    Oid(UInt32Builder),
+    Float4(Float32Builder),
+    Float8(Float64Builder),
+    Decimal {
+        builder: Decimal128Builder,
+        precision: u8,
+        scale: i8,
+    },
+    Utf8(StringBuilder, TextForm),
+    Bytea(BinaryBuilder),
+    Date(Date32Builder),
+    Time(Time64MicrosecondBuilder),
+    Timestamp(TimestampMicrosecondBuilder),
+    Interval(IntervalMonthDayNanoBuilder),
+}
+
+impl Column {
+    /// A builder of exactly `data_type` (the schema's), room for `rows` values and, for
+    /// variable-length columns, `data_bytes` bytes.
+    fn new(kind: PgKind, data_type: &DataType, rows: usize, data_bytes: usize) -> Column {
+        let text = |form| Column::Utf8(StringBuilder::with_capacity(rows, data_bytes), form);
+        match kind {
+            PgKind::Bool => Column::Bool(BooleanBuilder::with_capacity(rows)),
+            PgKind::Int2 => Column::Int2(Int16Builder::with_capacity(rows)),
+            PgKind::Int4 => Column::Int4(Int32Builder::with_capacity(rows)),
+            PgKind::Int8 => Column::Int8(Int64Builder::with_capacity(rows)),
+            PgKind::Oid => Column::Oid(UInt32Builder::with_capacity(rows)),
+            PgKind::Float4 => Column::Float4(Float32Builder::with_capacity(rows)),
+            PgKind::Float8 => Column::Float8(Float64Builder::with_capacity(rows)),
+            PgKind::Decimal { precision, scale } => Column::Decimal {
+                // with_data_type rather than with_precision_and_scale: the schema already holds
+                // the type, and this cannot fail for a hand-made out-of-range PgKind.
+                builder: Decimal128Builder::with_capacity(rows).with_data_type(data_type.clone()),
+                precision,
+                scale,
+            },
+            PgKind::Text => text(TextForm::Text),
+            PgKind::Json => text(TextForm::Json),
+            PgKind::Jsonb => text(TextForm::Jsonb),
+            PgKind::Numeric => text(TextForm::Numeric),
+            PgKind::Uuid => Column::Utf8(
+                StringBuilder::with_capacity(rows, rows * UUID_TEXT_LEN),
+                TextForm::Uuid,
+            ),
+            PgKind::Bytea => Column::Bytea(BinaryBuilder::with_capacity(rows, data_bytes)),
+            PgKind::Date => Column::Date(Date32Builder::with_capacity(rows)),
+            PgKind::Time => Column::Time(Time64MicrosecondBuilder::with_capacity(rows)),
+            PgKind::Timestamp | PgKind::TimestampTz => Column::Timestamp(
+                TimestampMicrosecondBuilder::with_capacity(rows).with_data_type(data_type.clone()),
+            ),
+            PgKind::Interval => Column::Interval(IntervalMonthDayNanoBuilder::with_capacity(rows)),
+        }
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            Column::Bool(b) => b.append_null(),
+            Column::Int2(b) => b.append_null(),
+            Column::Int4(b) => b.append_null(),
+            Column::Int8(b) => b.append_null(),
+            Column::Oid(b) => b.append_null(),
+            Column::Float4(b) => b.append_null(),
+            Column::Float8(b) => b.append_null(),
+            Column::Decimal { builder, .. } => builder.append_null(),
+            Column::Utf8(b, _) => b.append_null(),
+            Column::Bytea(b) => b.append_null(),
+            Column::Date(b) => b.append_null(),
+            Column::Time(b) => b.append_null(),
+            Column::Timestamp(b) => b.append_null(),
+            Column::Interval(b) => b.append_null(),
+        }
+    }
+
+    /// Decodes one non-NULL value; on error nothing is appended.
+    fn append(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
+        match self {
+            Column::Bool(b) => b.append_value(fixed::<1>(bytes, "bool")?[0] != 0),
+            Column::Int2(b) => b.append_value(i16::from_be_bytes(fixed(bytes, "int2")?)),
+            Column::Int4(b) => b.append_value(i32::from_be_bytes(fixed(bytes, "int4")?)),
+            Column::Int8(b) => b.append_value(i64::from_be_bytes(fixed(bytes, "int8")?)),
+            Column::Oid(b) => b.append_value(u32::from_be_bytes(fixed(bytes, "oid")?)),
+            Column::Float4(b) => b.append_value(f32::from_be_bytes(fixed(bytes, "float4")?)),
+            Column::Float8(b) => b.append_value(f64::from_be_bytes(fixed(bytes, "float8")?)),
+            Column::Decimal {
+                builder,
+                precision,
+                scale,
+            } => {
+                // NaN and ±Infinity have no Decimal128 form. An error would fail the whole
+                // read over one value, and a sentinel would pass for a real number, so they
+                // become NULL; a column that needs them should be read as unconstrained numeric.
+                builder.append_option(Numeric::parse(bytes)?.to_i128(*precision, *scale)?)
+            }
+            Column::Utf8(b, TextForm::Text) => b.append_value(utf8(bytes, "text")?),
+            Column::Utf8(b, TextForm::Json) => b.append_value(utf8(bytes, "json")?),
+            Column::Utf8(b, TextForm::Jsonb) => b.append_value(jsonb(bytes)?),
+            Column::Utf8(b, TextForm::Numeric) => {
+                Numeric::parse(bytes)?
+                    .write_text(b)
+                    .expect("writing to a StringBuilder cannot fail");
+                // The text went into the builder's value buffer; this closes the value.
+                b.append_value("");
+            }
+            Column::Utf8(b, TextForm::Uuid) => {
+                let mut text = [0u8; UUID_TEXT_LEN];
+                b.append_value(format_uuid(fixed(bytes, "uuid")?, &mut text));
+            }
+            Column::Bytea(b) => b.append_value(bytes),
+            Column::Date(b) => b.append_option(date(bytes)?),
+            Column::Time(b) => b.append_value(i64::from_be_bytes(fixed(bytes, "time")?)),
+            Column::Timestamp(b) => b.append_option(timestamp(bytes)?),
+            Column::Interval(b) => b.append_option(interval(bytes)?),
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        let builder: &mut dyn ArrayBuilder = match self {
+            Column::Bool(b) => b,
+            Column::Int2(b) => b,
+            Column::Int4(b) => b,
+            Column::Int8(b) => b,
+            Column::Oid(b) => b,
+            Column::Float4(b) => b,
+            Column::Float8(b) => b,
+            Column::Decimal { builder, .. } => builder,
+            Column::Utf8(b, _) => b,
+            Column::Bytea(b) => b,
+            Column::Date(b) => b,
+            Column::Time(b) => b,
+            Column::Timestamp(b) => b,
+            Column::Interval(b) => b,
+        };
+        builder.finish()
+    }
+}
+
+/// The value as an array of exactly `N` bytes, or an error naming the type.
+#[inline]
+fn fixed<const N: usize>(bytes: &[u8], type_name: &str) -> Result<[u8; N], DecodeError> {
+    bytes.try_into().map_err(|_| {
+        DecodeError::InvalidValue(format!(
+            "{type_name} value has {} bytes, expected {N}",
+            bytes.len()
+        ))
+    })
+}
+
+/// Text sent by the server, which is UTF-8 when client_encoding is UTF8 (the connector sets it).
+#[inline]
+fn utf8<'a>(bytes: &'a [u8], type_name: &str) -> Result<&'a str, DecodeError> {
+    std::str::from_utf8(bytes).map_err(|err| {
+        // The position only: the bytes themselves may be a secret.
+        DecodeError::InvalidValue(format!(
+            "{type_name} value is not valid UTF-8 (at byte {} of {})",
+            err.valid_up_to(),
+            bytes.len()
+        ))
+    })
+}
+
+/// Binary jsonb is a format version byte, so far always 1, followed by the JSON text.
+fn jsonb(bytes: &[u8]) -> Result<&str, DecodeError> {
+    match bytes.split_first() {
+        Some((1, json)) => utf8(json, "jsonb"),
+        Some((version, _)) => Err(DecodeError::InvalidValue(format!(
+            "jsonb value has unknown format version {version}"
+        ))),
+        None => Err(DecodeError::InvalidValue(
+            "jsonb value is empty, expected a version byte".into(),
+        )),
+    }
+}
+
+/// Days since 1970; `None` for Postgres' `infinity` and `-infinity`, which Arrow cannot
+/// represent and which mean "no bound" rather than a real date, so NULL is the honest value.
+#[inline]
+fn date(bytes: &[u8]) -> Result<Option<i32>, DecodeError> {
+    match i32::from_be_bytes(fixed(bytes, "date")?) {
+        i32::MAX | i32::MIN => Ok(None),
+        days => days
+            .checked_add(EPOCH_DAYS)
+            .map(Some)
+            .ok_or_else(|| DecodeError::InvalidValue("date value is out of range".into())),
+    }
+}
+
+/// Microseconds since 1970; `None` for `infinity` and `-infinity`, as for dates.
+#[inline]
+fn timestamp(bytes: &[u8]) -> Result<Option<i64>, DecodeError> {
+    match i64::from_be_bytes(fixed(bytes, "timestamp")?) {
+        i64::MAX | i64::MIN => Ok(None),
+        // Postgres allows years up to 294276, slightly beyond what i64 microseconds since
+        // 1970 can hold.
+        micros => micros.checked_add(EPOCH_MICROS).map(Some).ok_or_else(|| {
+            DecodeError::InvalidValue("timestamp value is beyond year 294247, Arrow's limit".into())
+        }),
+    }
+}
+
+/// Binary interval is microseconds (i64), days (i32), months (i32). Postgres 17's `infinity`
+/// and `-infinity` (every field at its maximum or minimum) become NULL, as for timestamps.
+fn interval(bytes: &[u8]) -> Result<Option<IntervalMonthDayNano>, DecodeError> {
+    let b: [u8; 16] = fixed(bytes, "interval")?;
+    let micros = i64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    let days = i32::from_be_bytes([b[8], b[9], b[10], b[11]]);
+    let months = i32::from_be_bytes([b[12], b[13], b[14], b[15]]);
+    if (micros, days, months) == (i64::MAX, i32::MAX, i32::MAX)
+        || (micros, days, months) == (i64::MIN, i32::MIN, i32::MIN)
+    {
+        return Ok(None);
+    }
+    let nanos = micros.checked_mul(1000).ok_or_else(|| {
+        DecodeError::InvalidValue(
+            "interval value has a time part beyond 292 years, Arrow's limit".into(),
+        )
+    })?;
+    Ok(Some(IntervalMonthDayNano::new(months, days, nanos)))
+}
+
+const UUID_TEXT_LEN: usize = 36;
+
+/// Writes the canonical lowercase 8-4-4-4-12 form into `out` and returns it as text.
+fn format_uuid(uuid: [u8; 16], out: &mut [u8; UUID_TEXT_LEN]) -> &str {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut pos = 0;
+    for (i, byte) in uuid.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out[pos] = b'-';
+            pos += 1;
+        }
+        out[pos] = HEX[usize::from(byte >> 4)];
+        out[pos + 1] = HEX[usize::from(byte & 0xf)];
+        pos += 2;
+    }
+    std::str::from_utf8(out).expect("hex digits and dashes are ASCII")
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{
+        Array, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array,
+        Int16Array, Int32Array, Int64Array, IntervalMonthDayNanoArray, StringArray,
+        Time64MicrosecondArray, TimestampMicrosecondArray, UInt32Array,
+    };
+    use arrow::datatypes::TimeUnit;
+
+    use super::*;
+
+    fn builder(kinds: &[PgKind]) -> RowsBuilder {
+        let names: Vec<String> = (0..kinds.len()).map(|i| format!("c{i}")).collect();
+        RowsBuilder::new(&names, kinds, 4)
+    }
+
+    /// Appends each value as one single-column row and returns the finished column.
+    fn column<A: Array + Clone + 'static>(kind: PgKind, values: &[Option<&[u8]>]) -> A {
+        let mut rows = builder(&[kind]);
+        for &value in values {
+            rows.append(0, value).unwrap();
+        }
+        assert_eq!(rows.len(), values.len());
+        let batch = rows.finish();
+        assert_eq!(batch.num_rows(), values.len());
+        assert!(rows.is_empty());
+        batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<A>()
+            .expect("array of the schema's type")
+            .clone()
+    }
+
+    /// The error message of appending `value` to the first row of a single `kind` column.
+    fn error(kind: PgKind, value: &[u8]) -> String {
+        let mut rows = builder(&[kind]);
+        let err = rows.append(0, Some(value)).unwrap_err();
+        // Nothing was appended, so the same column can still be filled.
+        rows.append(0, None).unwrap();
+        assert_eq!(rows.finish().num_rows(), 1);
+        err.to_string()
+    }
+
+    #[test]
+    fn bools() {
+        let a: BooleanArray = column(PgKind::Bool, &[Some(&[1]), Some(&[0]), None]);
+        assert!(a.value(0));
+        assert!(!a.value(1));
+        assert!(a.is_null(2));
+    }
+
+    #[test]
+    fn integers_at_their_limits() {
+        let a: Int16Array = column(
+            PgKind::Int2,
+            &[
+                Some(&i16::MIN.to_be_bytes()),
+                Some(&i16::MAX.to_be_bytes()),
+                None,
+            ],
+        );
+        assert_eq!(
+            (a.value(0), a.value(1), a.is_null(2)),
+            (i16::MIN, i16::MAX, true)
+        );
+        let a: Int32Array = column(
+            PgKind::Int4,
+            &[
+                Some(&i32::MIN.to_be_bytes()),
+                Some(&i32::MAX.to_be_bytes()),
+                Some(&(-7i32).to_be_bytes()),
+                None,
+            ],
+        );
+        assert_eq!(a.values().to_vec()[..3], [i32::MIN, i32::MAX, -7]);
+        assert!(a.is_null(3));
+        let a: Int64Array = column(
+            PgKind::Int8,
+            &[
+                Some(&i64::MIN.to_be_bytes()),
+                Some(&i64::MAX.to_be_bytes()),
+                None,
+            ],
+        );
+        assert_eq!(
+            (a.value(0), a.value(1), a.is_null(2)),
+            (i64::MIN, i64::MAX, true)
+        );
+        let a: UInt32Array = column(
+            PgKind::Oid,
+            &[Some(&u32::MAX.to_be_bytes()), Some(&[0, 0, 0, 26]), None],
+        );
+        assert_eq!((a.value(0), a.value(1), a.is_null(2)), (u32::MAX, 26, true));
+    }
+
+    #[test]
+    fn floats_keep_nan_and_infinities() {
+        let a: Float32Array = column(
+            PgKind::Float4,
+            &[
+                Some(&1.5f32.to_be_bytes()),
+                Some(&f32::NAN.to_be_bytes()),
+                Some(&f32::INFINITY.to_be_bytes()),
+                Some(&f32::NEG_INFINITY.to_be_bytes()),
+                None,
+            ],
+        );
+        assert_eq!(a.value(0), 1.5);
+        assert!(a.value(1).is_nan());
+        assert_eq!(a.value(2), f32::INFINITY);
+        assert_eq!(a.value(3), f32::NEG_INFINITY);
+        assert!(a.is_null(4));
+        let a: Float64Array = column(
+            PgKind::Float8,
+            &[
+                Some(&(-0.1f64).to_be_bytes()),
+                Some(&f64::NAN.to_be_bytes()),
+                Some(&f64::INFINITY.to_be_bytes()),
+                Some(&f64::NEG_INFINITY.to_be_bytes()),
+                Some(&f64::MIN_POSITIVE.to_be_bytes()),
+                None,
+            ],
+        );
+        assert_eq!(a.value(0), -0.1);
+        assert!(a.value(1).is_nan());
+        assert_eq!(a.value(2), f64::INFINITY);
+        assert_eq!(a.value(3), f64::NEG_INFINITY);
+        assert_eq!(a.value(4), f64::MIN_POSITIVE);
+        assert!(a.is_null(5));
+    }
+
+    /// `numeric_send` bytes: ndigits, weight, sign, dscale, base-10000 digits.
+    fn numeric(weight: i16, sign: u16, dscale: u16, digits: &[i16]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&(digits.len() as i16).to_be_bytes());
+        out.extend_from_slice(&weight.to_be_bytes());
+        out.extend_from_slice(&sign.to_be_bytes());
+        out.extend_from_slice(&dscale.to_be_bytes());
+        for d in digits {
+            out.extend_from_slice(&d.to_be_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn unconstrained_numeric_is_exact_text() {
+        let values = [
+            numeric(0, 0, 4, &[123, 4500]),
+            numeric(-1, 0x4000, 3, &[10]),
+            numeric(0, 0, 0, &[]),
+            numeric(0, 0xC000, 0, &[]),
+            numeric(0, 0xD000, 0, &[]),
+            numeric(0, 0xF000, 0, &[]),
+        ];
+        let mut input: Vec<Option<&[u8]>> = values.iter().map(|v| Some(&v[..])).collect();
+        input.push(None);
+        let a: StringArray = column(PgKind::Numeric, &input);
+        let got: Vec<_> = a.iter().collect();
+        assert_eq!(
+            got,
+            [
+                Some("123.4500"),
+                Some("-0.001"),
+                Some("0"),
+                Some("NaN"),
+                Some("Infinity"),
+                Some("-Infinity"),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn typed_numeric_is_decimal_with_special_values_as_null() {
+        let kind = PgKind::Decimal {
+            precision: 10,
+            scale: 2,
+        };
+        let values = [
+            numeric(0, 0, 2, &[1, 1000]),
+            numeric(1, 0x4000, 2, &[12, 3456, 7800]),
+            numeric(0, 0xC000, 0, &[]),
+            numeric(0, 0xD000, 0, &[]),
+            numeric(0, 0xF000, 0, &[]),
+        ];
+        let mut input: Vec<Option<&[u8]>> = values.iter().map(|v| Some(&v[..])).collect();
+        input.push(None);
+        let a: Decimal128Array = column(kind, &input);
+        assert_eq!(a.data_type(), &DataType::Decimal128(10, 2));
+        assert_eq!(a.value(0), 110);
+        assert_eq!(a.value(1), -12_345_678);
+        assert_eq!(a.value_as_string(1), "-123456.78");
+        for i in 2..6 {
+            assert!(a.is_null(i), "{i}");
+        }
+        assert_eq!(
+            error(kind, &numeric(3, 0, 2, &[1])),
+            "row 1, column 1 (\"c0\"): numeric value does not fit decimal(10, 2)"
+        );
+        assert_eq!(
+            error(kind, &[0; 9]),
+            "row 1, column 1 (\"c0\"): numeric value has 9 bytes, expected 8 for 0 digits"
+        );
+    }
+
+    #[test]
+    fn text_json_and_bytea() {
+        let a: StringArray = column(PgKind::Text, &[Some("héllo".as_bytes()), Some(b""), None]);
+        assert_eq!(
+            a.iter().collect::<Vec<_>>(),
+            [Some("héllo"), Some(""), None]
+        );
+        let a: StringArray = column(PgKind::Json, &[Some(br#"{"a": 1}"#), None]);
+        assert_eq!(a.iter().collect::<Vec<_>>(), [Some(r#"{"a": 1}"#), None]);
+        let a: StringArray = column(PgKind::Jsonb, &[Some(b"\x01{\"a\": 1}"), None]);
+        assert_eq!(a.iter().collect::<Vec<_>>(), [Some(r#"{"a": 1}"#), None]);
+        let a: BinaryArray = column(PgKind::Bytea, &[Some(&[0, 0xff, 7]), Some(&[]), None]);
+        assert_eq!(
+            a.iter().collect::<Vec<_>>(),
+            [Some(&[0u8, 0xff, 7][..]), Some(&[][..]), None]
+        );
+    }
+
+    #[test]
+    fn invalid_text_errors_do_not_show_the_value() {
+        let message = error(PgKind::Text, b"secret\xff");
+        assert_eq!(
+            message,
+            "row 1, column 1 (\"c0\"): text value is not valid UTF-8 (at byte 6 of 7)"
+        );
+        assert!(!message.contains("secret"));
+        assert_eq!(
+            error(PgKind::Jsonb, b"\x02{}"),
+            "row 1, column 1 (\"c0\"): jsonb value has unknown format version 2"
+        );
+        assert!(error(PgKind::Jsonb, b"").contains("jsonb value is empty"));
+    }
+
+    #[test]
+    fn fixed_width_values_with_a_wrong_length_are_errors() {
+        assert_eq!(
+            error(PgKind::Int4, &[0, 0, 1]),
+            "row 1, column 1 (\"c0\"): int4 value has 3 bytes, expected 4"
+        );
+        assert!(error(PgKind::Bool, &[]).contains("bool value has 0 bytes, expected 1"));
+        assert!(error(PgKind::Int2, &[0; 4]).contains("int2 value has 4 bytes"));
+        assert!(error(PgKind::Int8, &[0; 4]).contains("int8 value has 4 bytes"));
+        assert!(error(PgKind::Oid, &[0; 8]).contains("oid value has 8 bytes"));
+        assert!(error(PgKind::Float4, &[0; 8]).contains("float4 value has 8 bytes"));
+        assert!(error(PgKind::Float8, &[0; 4]).contains("float8 value has 4 bytes"));
+        assert!(error(PgKind::Date, &[0; 8]).contains("date value has 8 bytes"));
+        assert!(error(PgKind::Time, &[0; 4]).contains("time value has 4 bytes"));
+        assert!(error(PgKind::Timestamp, &[0; 4]).contains("timestamp value has 4 bytes"));
+        assert!(error(PgKind::Interval, &[0; 8]).contains("interval value has 8 bytes"));
+        assert!(error(PgKind::Uuid, &[0; 15]).contains("uuid value has 15 bytes, expected 16"));
+    }
+
+    #[test]
+    fn dates_shift_epoch_and_drop_infinity() {
+        let a: Date32Array = column(
+            PgKind::Date,
+            &[
+                Some(&0i32.to_be_bytes()),         // 2000-01-01
+                Some(&(-1i32).to_be_bytes()),      // 1999-12-31
+                Some(&(-10_957i32).to_be_bytes()), // 1970-01-01
+                Some(&(-10_958i32).to_be_bytes()), // 1969-12-31
+                Some(&(-36_524i32).to_be_bytes()), // 1900-01-01
+                Some(&i32::MAX.to_be_bytes()),     // infinity
+                Some(&i32::MIN.to_be_bytes()),     // -infinity
+                None,
+            ],
+        );
+        assert_eq!(a.values()[..5], [10_957, 10_956, 0, -1, -25_567]);
+        assert_eq!(a.value_as_date(4).unwrap().to_string(), "1900-01-01");
+        assert_eq!(a.value_as_date(1).unwrap().to_string(), "1999-12-31");
+        assert!(a.is_null(5) && a.is_null(6) && a.is_null(7));
+    }
+
+    #[test]
+    fn times() {
+        let micros = ((13 * 60 + 45) * 60 + 30) * 1_000_000i64 + 123_456;
+        let a: Time64MicrosecondArray = column(
+            PgKind::Time,
+            &[Some(&micros.to_be_bytes()), Some(&0i64.to_be_bytes()), None],
+        );
+        assert_eq!(a.value_as_time(0).unwrap().to_string(), "13:45:30.123456");
+        assert_eq!(a.value(1), 0);
+        assert!(a.is_null(2));
+    }
+
+    #[test]
+    fn timestamps_shift_epoch_and_drop_infinity() {
+        let values: [Option<&[u8]>; 6] = [
+            Some(&0i64.to_be_bytes()),
+            Some(&(-EPOCH_MICROS - 1).to_be_bytes()),
+            Some(&1_000_001i64.to_be_bytes()),
+            Some(&i64::MAX.to_be_bytes()),
+            Some(&i64::MIN.to_be_bytes()),
+            None,
+        ];
+        let a: TimestampMicrosecondArray = column(PgKind::Timestamp, &values);
+        assert_eq!(
+            a.data_type(),
+            &DataType::Timestamp(TimeUnit::Microsecond, None)
+        );
+        assert_eq!(a.value(0), EPOCH_MICROS);
+        assert_eq!(a.value(1), -1);
+        assert_eq!(
+            a.value_as_datetime(1).unwrap().to_string(),
+            "1969-12-31 23:59:59.999999"
+        );
+        assert_eq!(
+            a.value_as_datetime(2).unwrap().to_string(),
+            "2000-01-01 00:00:01.000001"
+        );
+        assert!(a.is_null(3) && a.is_null(4) && a.is_null(5));
+
+        let a: TimestampMicrosecondArray = column(PgKind::TimestampTz, &values);
+        assert_eq!(
+            a.data_type(),
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        );
+        assert_eq!(a.value(0), EPOCH_MICROS);
+        assert!(a.is_null(3) && a.is_null(4));
+
+        // Postgres' last timestamp, 294276-12-31, is past what Arrow can hold.
+        let last = 9_223_371_331_199_999_999i64;
+        assert!(error(PgKind::Timestamp, &last.to_be_bytes()).contains("beyond year 294247"));
+    }
+
+    fn interval_bytes(micros: i64, days: i32, months: i32) -> Vec<u8> {
+        let mut out = micros.to_be_bytes().to_vec();
+        out.extend_from_slice(&days.to_be_bytes());
+        out.extend_from_slice(&months.to_be_bytes());
+        out
+    }
+
+    #[test]
+    fn intervals() {
+        let values = [
+            interval_bytes(3_000_001, 2, 14),
+            interval_bytes(-1, -2, -3),
+            interval_bytes(i64::MAX, i32::MAX, i32::MAX),
+            interval_bytes(i64::MIN, i32::MIN, i32::MIN),
+        ];
+        let mut input: Vec<Option<&[u8]>> = values.iter().map(|v| Some(&v[..])).collect();
+        input.push(None);
+        let a: IntervalMonthDayNanoArray = column(PgKind::Interval, &input);
+        assert_eq!(a.value(0), IntervalMonthDayNano::new(14, 2, 3_000_001_000));
+        assert_eq!(a.value(1), IntervalMonthDayNano::new(-3, -2, -1_000));
+        assert!(a.is_null(2) && a.is_null(3) && a.is_null(4));
+        assert!(error(PgKind::Interval, &interval_bytes(i64::MAX, 0, 0)).contains("292 years"));
+    }
+
+    #[test]
+    fn uuids_are_canonical_lowercase_text() {
+        let uuid: [u8; 16] = [
+            0xa0, 0xee, 0xbc, 0x99, 0x9c, 0x0b, 0x4e, 0xf8, 0xbb, 0x6d, 0x6b, 0xb9, 0xbd, 0x38,
+            0x0a, 0x11,
+        ];
+        let a: StringArray = column(
+            PgKind::Uuid,
+            &[Some(&uuid), Some(&[0; 16]), Some(&[0xff; 16]), None],
+        );
+        assert_eq!(
+            a.iter().collect::<Vec<_>>(),
+            [
+                Some("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+                Some("00000000-0000-0000-0000-000000000000"),
+                Some("ffffffff-ffff-ffff-ffff-ffffffffffff"),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn rows_span_columns_and_batches() {
+        let mut rows = builder(&[PgKind::Int4, PgKind::Text]);
+        assert_eq!(
+            rows.schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>(),
+            ["c0", "c1"]
+        );
+        for i in 0..10i32 {
+            rows.append(0, Some(&i.to_be_bytes())).unwrap();
+            assert_eq!(rows.len(), i as usize);
+            rows.append(1, Some(i.to_string().as_bytes())).unwrap();
+        }
+        let first = rows.finish();
+        assert_eq!(first.num_rows(), 10);
+        assert_eq!(first.schema(), rows.schema());
+        rows.append(0, None).unwrap();
+        rows.append(1, Some(b"x")).unwrap();
+        // Row numbers in errors count across batches.
+        assert_eq!(
+            rows.append(0, Some(&[1])).unwrap_err().to_string(),
+            "row 12, column 1 (\"c0\"): int4 value has 1 bytes, expected 4"
+        );
+        let second = rows.finish();
+        assert_eq!(second.num_rows(), 1);
+        let text = second
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!(text.value(0), "x");
+        assert!(second.column(0).is_null(0));
+    }
+
+    #[test]
+    fn fields_must_come_in_column_order() {
+        let mut rows = builder(&[PgKind::Int4, PgKind::Bool]);
+        let err = rows.append(1, None).unwrap_err();
+        assert!(matches!(
+            err,
+            DecodeError::ColumnOutOfOrder {
+                expected: 0,
+                got: 1
+            }
+        ));
+        rows.append(0, None).unwrap();
+        assert!(rows.append(0, None).is_err());
+        assert!(rows.append(2, None).is_err());
+    }
+
+    #[test]
+    fn finish_drops_an_incomplete_row() {
+        let mut rows = builder(&[PgKind::Int8, PgKind::Float8]);
+        rows.append(0, Some(&1i64.to_be_bytes())).unwrap();
+        rows.append(1, Some(&2f64.to_be_bytes())).unwrap();
+        rows.append(0, Some(&3i64.to_be_bytes())).unwrap();
+        let batch = rows.finish();
+        assert_eq!(batch.num_rows(), 1);
+        assert_eq!(batch.column(0).len(), 1);
+        assert_eq!(batch.column(1).len(), 1);
+        // The next batch starts at column 0 again.
+        rows.append(0, Some(&4i64.to_be_bytes())).unwrap();
+        rows.append(1, None).unwrap();
+        let batch = rows.finish();
+        let ints = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(ints.value(0), 4);
+    }
+
+    #[test]
+    fn empty_batches_and_columnless_results() {
+        let mut rows = builder(&[PgKind::Uuid, PgKind::Interval]);
+        let batch = rows.finish();
+        assert_eq!(batch.num_rows(), 0);
+        assert_eq!(batch.num_columns(), 2);
+
+        let mut rows = builder(&[]);
+        assert!(rows.append(0, None).is_err());
+        rows.append_empty_row();
+        rows.append_empty_row();
+        assert_eq!(rows.len(), 2);
+        let batch = rows.finish();
+        assert_eq!((batch.num_rows(), batch.num_columns()), (2, 0));
+    }
+
+    #[test]
+    fn every_kind_builds_its_schema_type() {
+        let kinds = [
+            PgKind::Bool,
+            PgKind::Int2,
+            PgKind::Int4,
+            PgKind::Int8,
+            PgKind::Oid,
+            PgKind::Float4,
+            PgKind::Float8,
+            PgKind::Numeric,
+            PgKind::Decimal {
+                precision: 5,
+                scale: -3,
+            },
+            PgKind::Text,
+            PgKind::Bytea,
+            PgKind::Date,
+            PgKind::Time,
+            PgKind::Timestamp,
+            PgKind::TimestampTz,
+            PgKind::Interval,
+            PgKind::Uuid,
+            PgKind::Json,
+            PgKind::Jsonb,
+        ];
+        let mut rows = builder(&kinds);
+        for col in 0..kinds.len() {
+            rows.append(col, None).unwrap();
+        }
+        let batch = rows.finish();
+        assert_eq!(batch.num_rows(), 1);
+        for (i, kind) in kinds.iter().enumerate() {
+            assert_eq!(
+                batch.column(i).data_type(),
+                &super::super::types::arrow_type(*kind)
+            );
+            assert!(batch.column(i).is_null(0));
+        }
+    }
+}
