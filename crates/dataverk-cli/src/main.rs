@@ -1,1 +1,145 @@
-fn main() {}
+//! The `dataverk` command line: glue between flags and the dataverk library.
+//!
+//! All behaviour lives in the library; this file parses arguments, sets up logging, prints
+//! results and turns errors into a message on stderr and a non-zero exit code.
+
+use clap::{Parser, Subcommand};
+use dataverk::output::FileWriter;
+use dataverk::{Client, ClientOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Read from and write to databases by source name, with credentials from Vault.
+#[derive(Parser)]
+#[command(name = "dataverk", version, about, long_about = None)]
+struct Cli {
+    /// The settings file (default: $DATAVERK_SETTINGS, else ./settings.json).
+    #[arg(long, global = true, value_name = "FILE")]
+    settings: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a query on a source and print the result or write it to a file.
+    ReadSql {
+        /// The source name from db_connection_strings.
+        source: String,
+        /// The query, or a file ending in .sql that holds it.
+        query: String,
+        /// Write all rows to this file (.csv, .parquet, .json, .jsonl) instead of printing.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Rows to print when not writing to a file.
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        max_rows: usize,
+    },
+    /// Run a statement that returns no rows (DDL, INSERT, UPDATE, ...) and print the row count.
+    Execute {
+        /// The source name from db_connection_strings.
+        source: String,
+        /// The statement, or a file ending in .sql that holds it.
+        sql: String,
+    },
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn run(cli: Cli) -> dataverk::Result<()> {
+    let options = ClientOptions {
+        settings_path: cli.settings.clone(),
+        ..Default::default()
+    };
+    let client = Client::with_options(options)?;
+    match cli.command {
+        Command::ReadSql {
+            source,
+            query,
+            output: Some(path),
+            ..
+        } => {
+            let mut writer: Option<FileWriter> = None;
+            let schema = client.read_sql_each(&source, &query, &mut |batch| {
+                let w = match &mut writer {
+                    Some(w) => w,
+                    None => writer.insert(FileWriter::create(&path, batch.schema())?),
+                };
+                w.write(&batch)
+            })?;
+            let writer = match writer {
+                Some(w) => w,
+                None => FileWriter::create(&path, schema)?,
+            };
+            let rows = writer.finish()?;
+            eprintln!("wrote {rows} rows to {}", path.display());
+        }
+        Command::ReadSql {
+            source,
+            query,
+            output: None,
+            max_rows,
+        } => {
+            let table = client.read_sql(&source, &query)?;
+            let total = table.num_rows();
+            let mut shown = Vec::new();
+            let mut left = max_rows;
+            for batch in &table.batches {
+                if left == 0 {
+                    break;
+                }
+                let take = left.min(batch.num_rows());
+                shown.push(batch.slice(0, take));
+                left -= take;
+            }
+            if shown.is_empty() {
+                shown.push(arrow::record_batch::RecordBatch::new_empty(
+                    table.schema.clone(),
+                ));
+            }
+            println!("{}", arrow::util::pretty::pretty_format_batches(&shown)?);
+            if total > max_rows {
+                println!("({total} rows, first {max_rows} shown)");
+            } else {
+                println!("({total} rows)");
+            }
+        }
+        Command::Execute { source, sql } => {
+            let n = client.execute_sql(&source, &sql)?;
+            println!("{n} rows affected");
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
