@@ -17,11 +17,18 @@
 //! # Ok(()) }
 //! ```
 
+mod auth;
 mod config;
-// Parts of the wire format are used only by the engines that follow this first cut.
-#[allow(dead_code)]
+mod database;
+mod devtools;
+mod jwt;
+mod kv;
+mod leases;
+mod policy;
 mod response;
 mod server;
+mod state;
+mod sys;
 
 pub use config::{
     Config, DatabaseMount, DatabaseRole, KubernetesMount, KubernetesRole, KvMount, SYSTEM_MAX_TTL,

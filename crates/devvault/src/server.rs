@@ -9,22 +9,16 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::response::{ApiError, ApiRequest, ApiResponse, Operation};
-use crate::{Config, Error};
-
-/// Shared server state (grows as engines are added).
-#[allow(dead_code)]
-pub(crate) struct State {
-    pub config: Config,
-    pub root_token: String,
-}
+use crate::state::State;
+use crate::{auth, database, devtools, kv, leases, policy, sys, Config, Error};
 
 /// A running devvault server. Dropping it shuts it down too, without waiting.
 pub struct Server {
@@ -32,6 +26,7 @@ pub struct Server {
     root_token: String,
     shutdown: Option<oneshot::Sender<()>>,
     serve: Option<JoinHandle<()>>,
+    reaper: JoinHandle<()>,
 }
 
 impl Server {
@@ -46,10 +41,7 @@ impl Server {
             .root_token
             .clone()
             .unwrap_or_else(|| format!("hvs.{}", crate::response::random_alnum(24)));
-        let state = Arc::new(State {
-            config,
-            root_token: root_token.clone(),
-        });
+        let state = Arc::new(State::new(config, &root_token));
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| Error::Bind { addr, source })?;
@@ -57,6 +49,7 @@ impl Server {
             .local_addr()
             .map_err(|source| Error::Bind { addr, source })?;
         let (shutdown, shutdown_rx) = oneshot::channel::<()>();
+        let reaper = tokio::spawn(leases::reaper(state.clone()));
         let app = Router::new().fallback(handle).with_state(state);
         let serve = tokio::spawn(async move {
             let result = axum::serve(listener, app)
@@ -74,6 +67,7 @@ impl Server {
             root_token,
             shutdown: Some(shutdown),
             serve: Some(serve),
+            reaper,
         })
     }
 
@@ -90,6 +84,7 @@ impl Server {
     /// Stops accepting connections, lets in-flight requests finish (up to 2 seconds) and drops
     /// all state. Leases are not revoked, as when a real Vault loses its storage.
     pub async fn stop(mut self) {
+        self.reaper.abort();
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
@@ -106,6 +101,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        self.reaper.abort();
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
@@ -125,10 +121,7 @@ async fn handle(
         return ApiError::not_found().into_response();
     };
     let path = percent_decode(raw_path).trim_end_matches('/').to_string();
-    let result = match parse_request(&method, &uri, &headers, &body, path.clone()) {
-        Ok(request) => route(&state, request).await,
-        Err(err) => Err(err),
-    };
+    let result = handle_path(&state, &method, &uri, &headers, &body, path.clone()).await;
     let response = match result {
         Ok(ok) => ok.into_response(),
         Err(err) => err.into_response(),
@@ -140,6 +133,27 @@ async fn handle(
         started.elapsed().as_millis()
     );
     response
+}
+
+async fn handle_path(
+    state: &State,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+    path: String,
+) -> Result<ApiResponse, ApiError> {
+    if !devtools::is_devvault_path(&path) {
+        let (delay, fault) = devtools::on_request(state, &path);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        if let Some(fault) = fault {
+            return Err(fault);
+        }
+    }
+    let request = parse_request(method, uri, headers, body, path)?;
+    route(state, request).await
 }
 
 fn parse_request(
@@ -186,33 +200,52 @@ fn request_token(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_string())
 }
 
-async fn route(state: &Arc<State>, req: ApiRequest) -> Result<ApiResponse, ApiError> {
-    if req.path == "sys/health" {
-        return Ok(health());
+/// Dispatches like Vault's router: unauthenticated endpoints first, then the token, the
+/// policy check and the engine owning the path.
+async fn route(state: &State, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let path = req.path.as_str();
+    if path == "sys/health" {
+        return Ok(sys::health());
     }
-    let _ = state;
+    if let Some(mount) = auth::kubernetes_login_mount(&state.config, path) {
+        return auth::kubernetes_login(state, mount, &req);
+    }
+    let caller = auth::authenticate(state, req.token.as_deref())?;
+    if devtools::is_devvault_path(path) {
+        if !caller.is_root() {
+            return Err(ApiError::policy_denied());
+        }
+        return devtools::handle(state, &req);
+    }
+    if !policy::allows(&state.config, &caller.policies, path) {
+        return Err(ApiError::policy_denied());
+    }
+    match (path, req.operation) {
+        ("auth/token/lookup-self", Operation::Read | Operation::Write) => {
+            return auth::lookup_self(&caller)
+        }
+        ("auth/token/renew-self", Operation::Write) => {
+            return auth::renew_self(state, &caller, &req)
+        }
+        ("auth/token/revoke-self", Operation::Write) => return auth::revoke_self(state, &caller),
+        ("auth/token/lookup-self" | "auth/token/renew-self" | "auth/token/revoke-self", _) => {
+            return Err(ApiError::unsupported_operation())
+        }
+        _ => {}
+    }
+    if let Some(rest) = path.strip_prefix("sys/internal/ui/mounts/") {
+        return sys::ui_mount(state, &caller, rest);
+    }
+    if let Some(result) = leases::route(state, &req).await {
+        return result;
+    }
+    if let Some((mount, rest)) = database::mount_for(&state.config, path) {
+        return database::handle(state, &caller, &req, mount, rest).await;
+    }
+    if let Some((mount, rest)) = kv::mount_for(&state.config, path) {
+        return kv::handle(state, &req, mount, rest);
+    }
     Err(ApiError::not_found())
-}
-
-fn health() -> ApiResponse {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    ApiResponse::Raw(
-        StatusCode::OK,
-        json!({
-            "initialized": true,
-            "sealed": false,
-            "standby": false,
-            "performance_standby": false,
-            "replication_performance_mode": "disabled",
-            "replication_dr_mode": "disabled",
-            "server_time_utc": now,
-            "version": concat!("devvault-", env!("CARGO_PKG_VERSION")),
-            "cluster_name": "devvault",
-        }),
-    )
 }
 
 fn parse_query(query: &str) -> HashMap<String, String> {

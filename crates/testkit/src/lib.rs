@@ -6,6 +6,7 @@
 
 mod devvault;
 mod pg;
+pub mod scenario;
 
 pub use crate::devvault::DevVault;
 pub use crate::pg::PgCluster;
