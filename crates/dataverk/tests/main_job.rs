@@ -15,7 +15,7 @@ use std::time::Duration;
 #[test]
 fn seed_scenario_reads_through_kubernetes_login_and_vault_credentials() {
     let w = World::start(WorldOptions::default());
-    let client = w.client(w.seed_settings(), w.k8s_vault());
+    let client = new_client(w.seed_settings(), k8s_vault(&w));
     let table = client
         .read_sql(
             "postgres_database",
@@ -68,7 +68,7 @@ fn seed_scenario_reads_through_kubernetes_login_and_vault_credentials() {
 #[test]
 fn common_types_and_nulls_and_text_fallback() {
     let w = World::start(WorldOptions::default());
-    let client = w.client(w.seed_settings(), w.k8s_vault());
+    let client = new_client(w.seed_settings(), k8s_vault(&w));
     let table = client
         .read_sql(
             "postgres_database",
@@ -146,7 +146,7 @@ fn common_types_and_nulls_and_text_fallback() {
 #[test]
 fn query_from_a_sql_file_and_an_empty_result_keeps_its_schema() {
     let w = World::start(WorldOptions::default());
-    let client = w.client(w.seed_settings(), w.k8s_vault());
+    let client = new_client(w.seed_settings(), k8s_vault(&w));
     let file = w.dir.path().join("q.sql");
     std::fs::write(&file, "SELECT flight FROM flights WHERE carrier = 'UA';\n").unwrap();
     assert_eq!(
@@ -176,7 +176,7 @@ fn placeholders_from_kv_version_1() {
         "db_connection_strings": {"pg": "$PG_URL"},
         "db_vault_path": {"pg": "${PG_CREDS}"}
     }));
-    let client = w.client(settings, w.token_vault(Some("kv/kubeflow/team-a")));
+    let client = new_client(settings, token_vault(&w, Some("kv/kubeflow/team-a")));
     assert!(scalar(&client, "pg", "SELECT current_user").starts_with("v-"));
 }
 
@@ -222,7 +222,7 @@ fn credentials_with_url_special_characters() {
         password_charset: "aB3@:/%#?&=+",
         ..Default::default()
     });
-    let client = w.client(w.seed_settings(), w.k8s_vault());
+    let client = new_client(w.seed_settings(), k8s_vault(&w));
     let user = scalar(&client, "postgres_database", "SELECT current_user");
     assert!(user.starts_with("v-@:/%#?-"), "{user}");
     assert_eq!(
@@ -238,7 +238,7 @@ fn a_read_after_the_lease_ended_gets_new_credentials() {
         max_ttl: "2s",
         ..Default::default()
     });
-    let client = w.client(w.seed_settings(), w.k8s_vault());
+    let client = new_client(w.seed_settings(), k8s_vault(&w));
     let first = scalar(&client, "postgres_database", "SELECT current_user");
     std::thread::sleep(Duration::from_millis(3500));
     // devvault has revoked the lease and dropped the user by now.
@@ -255,18 +255,19 @@ fn a_read_after_the_lease_ended_gets_new_credentials() {
 #[test]
 fn a_renewable_lease_is_renewed_not_replaced() {
     let w = World::start(WorldOptions {
-        ttl: "3s",
+        ttl: "6s",
         max_ttl: "1m",
         ..Default::default()
     });
-    let client = w.client(w.seed_settings(), w.k8s_vault());
+    let client = new_client(w.seed_settings(), k8s_vault(&w));
     let first = scalar(&client, "postgres_database", "SELECT current_user");
-    std::thread::sleep(Duration::from_millis(2300));
+    // Past two thirds of the lease (4 s), well before its end (6 s).
+    std::thread::sleep(Duration::from_millis(4500));
     let second = scalar(&client, "postgres_database", "SELECT current_user");
-    std::thread::sleep(Duration::from_millis(2300));
+    std::thread::sleep(Duration::from_millis(4500));
     let third = scalar(&client, "postgres_database", "SELECT current_user");
     assert_eq!(first, second);
-    assert_eq!(first, third, "still alive 4.6 s into a 3 s lease: renewed");
+    assert_eq!(first, third, "still alive 9 s into a 6 s lease: renewed");
     let stats = client.inner().credentials().unwrap().stats();
     assert_eq!((stats.issued, stats.renewed), (1, 2));
 }
@@ -274,7 +275,7 @@ fn a_renewable_lease_is_renewed_not_replaced() {
 #[test]
 fn a_refused_login_gets_new_credentials_once() {
     let w = World::start(WorldOptions::default());
-    let client = w.client(w.seed_settings(), w.k8s_vault());
+    let client = new_client(w.seed_settings(), k8s_vault(&w));
     let first = scalar(&client, "postgres_database", "SELECT current_user");
     w.pg.psql(
         "mydb",
@@ -292,7 +293,7 @@ fn err_of(r: dataverk::Result<impl std::fmt::Debug>) -> Error {
 #[test]
 fn errors_say_what_was_wrong() {
     let w = World::start(WorldOptions::default());
-    let client = w.client(w.seed_settings(), w.k8s_vault());
+    let client = new_client(w.seed_settings(), k8s_vault(&w));
 
     let e = err_of(client.read_sql("nope", "SELECT 1")).to_string();
     assert_eq!(
@@ -316,7 +317,7 @@ fn errors_say_what_was_wrong() {
     let e = Client::with_options(ClientOptions {
         settings_path: Some(settings),
         env_file: None,
-        vault: Some(w.k8s_vault()),
+        vault: Some(k8s_vault(&w)),
         ..Default::default()
     })
     .err()
@@ -329,7 +330,7 @@ fn errors_say_what_was_wrong() {
     // Database refusing a static password.
     let settings = w.settings(json!({"db_connection_strings": {
         "bad": format!("postgres://postgres:wrong-password@127.0.0.1:{}/mydb", w.pg.port())}}));
-    let c = w.client(settings, w.k8s_vault());
+    let c = new_client(settings, k8s_vault(&w));
     let e = err_of(c.read_sql("bad", "SELECT 1"));
     assert!(
         matches!(&e, Error::LoginRefused { code, .. } if code == "28P01"),
@@ -338,15 +339,11 @@ fn errors_say_what_was_wrong() {
     assert!(!e.to_string().contains("wrong-password"));
 
     // Vault refusing: a service account of another namespace.
-    std::fs::write(
-        w.dir.path().join("serviceaccount/token"),
-        k8s_jwt("other-ns"),
-    )
-    .unwrap();
+    std::fs::write(w.serviceaccount_dir().join("token"), k8s_jwt("other-ns")).unwrap();
     let e = Client::with_options(ClientOptions {
         settings_path: Some(w.seed_settings()),
         env_file: None,
-        vault: Some(w.k8s_vault()),
+        vault: Some(k8s_vault(&w)),
         ..Default::default()
     })
     .err()
@@ -355,7 +352,7 @@ fn errors_say_what_was_wrong() {
     assert!(e.to_string().contains("auth/kubernetes/login"), "{e}");
 
     // Vault unreachable.
-    let mut cfg = w.k8s_vault();
+    let mut cfg = k8s_vault(&w);
     cfg.addr = format!("http://127.0.0.1:{}", testkit::free_port());
     let e = Client::with_options(ClientOptions {
         settings_path: Some(w.seed_settings()),

@@ -1,185 +1,56 @@
-//! Shared set-up for the integration tests: a real PostgreSQL cluster, a real devvault, and a
-//! settings file in the seed's shape.
+//! Shared set-up for the integration tests: testkit's [`World`] plus Vault configurations and
+//! clients built on it.
 #![allow(dead_code)]
+
+pub use testkit::scenario::*;
 
 use dataverk::vault::{VaultAuth, VaultConfig};
 use dataverk::{Client, ClientOptions};
-use serde_json::json;
 use std::path::PathBuf;
-use testkit::{DevVault, PgCluster};
 
-/// The Vault path of the database credentials used throughout.
-pub const CREDS_PATH: &str = "postgresql/preprod-fss/creds/mydb-admin";
-/// The Kubernetes namespace (and Vault role) of the tests.
-pub const NAMESPACE: &str = "team-a";
-
-/// base64url without padding, as JWTs use it.
-pub fn b64url(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
-        for i in 0..=chunk.len() {
-            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-/// An unsigned service-account JWT for `namespace`, the shape devvault decodes.
-pub fn k8s_jwt(namespace: &str) -> String {
-    let header = b64url(br#"{"alg":"RS256","kid":"test"}"#);
-    let payload = b64url(
-        json!({
-            "iss": "kubernetes/serviceaccount",
-            "kubernetes.io/serviceaccount/namespace": namespace,
-            "kubernetes.io/serviceaccount/service-account.name": "default",
-            "sub": format!("system:serviceaccount:{namespace}:default"),
-        })
-        .to_string()
-        .as_bytes(),
-    );
-    format!("{header}.{payload}.c2lnbmF0dXJl")
-}
-
-/// A Postgres cluster with database `mydb`, group role `mydb-admin` and a small table, plus a
-/// devvault that issues credentials for it.
-pub struct World {
-    pub pg: PgCluster,
-    pub vault: DevVault,
-    pub dir: tempfile::TempDir,
-}
-
-/// Options for [`World::start`].
-pub struct WorldOptions {
-    pub ttl: &'static str,
-    pub max_ttl: &'static str,
-    pub username_template: &'static str,
-    pub password_charset: &'static str,
-}
-
-impl Default for WorldOptions {
-    fn default() -> Self {
-        WorldOptions {
-            ttl: "1h",
-            max_ttl: "24h",
-            username_template: "",
-            password_charset: "",
-        }
+/// Vault configured the seed's way: Kubernetes login, KV at secret/kubeflow/<namespace>.
+pub fn k8s_vault(w: &World) -> VaultConfig {
+    VaultConfig {
+        addr: w.vault.addr(),
+        auth: VaultAuth::Kubernetes {
+            login_path: "auth/kubernetes/login".into(),
+            role: NAMESPACE.into(),
+            jwt_file: w.serviceaccount_dir().join("token"),
+        },
+        namespace: None,
+        ca_cert: None,
+        skip_verify: false,
+        kv_path: Some("secret/kubeflow/team-a".into()),
     }
 }
 
-impl World {
-    pub fn start(opts: WorldOptions) -> World {
-        let pg = PgCluster::start();
-        pg.psql("postgres", "CREATE DATABASE mydb");
-        pg.psql(
-            "mydb",
-            "CREATE ROLE \"mydb-admin\" NOLOGIN;
-             GRANT USAGE, CREATE ON SCHEMA public TO \"mydb-admin\";
-             CREATE TABLE flights (carrier text, dep_delay double precision, flight int);
-             INSERT INTO flights VALUES ('AA', 1.5, 1), ('AA', NULL, 2), ('UA', -3, 3);
-             GRANT SELECT ON flights TO \"mydb-admin\";",
-        );
-        let config: devvault::Config = serde_json::from_value(json!({
-            "kv": [{"mount": "secret", "version": 2}, {"mount": "kv", "version": 1}],
-            "policies": {
-                "team-a": ["secret/data/kubeflow/team-a", "kv/kubeflow/team-a",
-                           "sys/internal/ui/mounts/*", "postgresql/preprod-fss/creds/mydb-admin",
-                           "sys/leases/*"]
-            },
-            "kubernetes": [{"mount": "kubernetes", "roles": {
-                "team-a": {"bound_service_account_namespaces": ["team-a"],
-                           "bound_service_account_names": ["*"],
-                           "policies": ["team-a"], "ttl": "1h", "max_ttl": "24h"}}}],
-            "database": [{"mount": "postgresql/preprod-fss", "connection_url": pg.url("mydb"),
-                "roles": {"mydb-admin": {
-                    "creation_statements": [
-                        "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';",
-                        "GRANT \"mydb-admin\" TO \"{{name}}\";"],
-                    "default_ttl": opts.ttl, "max_ttl": opts.max_ttl,
-                    "username_template": opts.username_template,
-                    "password_charset": opts.password_charset}}}]
-        }))
-        .expect("devvault config");
-        let vault = DevVault::start(config);
-        let url = format!("postgres://user:pass@127.0.0.1:{}/mydb", pg.port());
-        vault.put_kv(
-            "secret/kubeflow/team-a",
-            json!({"POSTGRES_CREDENTIALS": url, "POSTGRES_CREDS_PATH": CREDS_PATH}),
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let sa = dir.path().join("serviceaccount");
-        std::fs::create_dir(&sa).unwrap();
-        std::fs::write(sa.join("token"), k8s_jwt(NAMESPACE)).unwrap();
-        std::fs::write(sa.join("namespace"), NAMESPACE).unwrap();
-        World { pg, vault, dir }
-    }
-
-    /// Writes `settings` as settings.json in the world's folder and returns its path.
-    pub fn settings(&self, settings: serde_json::Value) -> PathBuf {
-        let path = self.dir.path().join("settings.json");
-        std::fs::write(&path, serde_json::to_string_pretty(&settings).unwrap()).unwrap();
-        path
-    }
-
-    /// The seed's settings file.
-    pub fn seed_settings(&self) -> PathBuf {
-        self.settings(json!({
-            "db_connection_strings": {"postgres_database": "${POSTGRES_CREDENTIALS}"},
-            "db_vault_path": {"postgres_database": "${POSTGRES_CREDS_PATH}"}
-        }))
-    }
-
-    /// Vault configured the seed's way: Kubernetes login, KV at secret/kubeflow/<namespace>.
-    pub fn k8s_vault(&self) -> VaultConfig {
-        VaultConfig {
-            addr: self.vault.addr(),
-            auth: VaultAuth::Kubernetes {
-                login_path: "auth/kubernetes/login".into(),
-                role: NAMESPACE.into(),
-                jwt_file: self.dir.path().join("serviceaccount/token"),
-            },
-            namespace: None,
-            ca_cert: None,
-            skip_verify: false,
-            kv_path: Some("secret/kubeflow/team-a".into()),
-        }
-    }
-
-    /// Vault configured with the root token.
-    pub fn token_vault(&self, kv_path: Option<&str>) -> VaultConfig {
-        VaultConfig {
-            addr: self.vault.addr(),
-            auth: VaultAuth::Token {
-                token: Some(self.vault.root_token().into()),
-                file: None,
-            },
-            namespace: None,
-            ca_cert: None,
-            skip_verify: false,
-            kv_path: kv_path.map(str::to_string),
-        }
-    }
-
-    /// A client on `settings` with `vault`, no dotenv.
-    pub fn client(&self, settings: PathBuf, vault: VaultConfig) -> Client {
-        Client::with_options(ClientOptions {
-            settings_path: Some(settings),
-            env_file: None,
-            vault: Some(vault),
-            ..Default::default()
-        })
-        .expect("client")
+/// Vault configured with the root token.
+pub fn token_vault(w: &World, kv_path: Option<&str>) -> VaultConfig {
+    VaultConfig {
+        addr: w.vault.addr(),
+        auth: VaultAuth::Token {
+            token: Some(w.vault.root_token().into()),
+            file: None,
+        },
+        namespace: None,
+        ca_cert: None,
+        skip_verify: false,
+        kv_path: kv_path.map(str::to_string),
     }
 }
 
-/// The single string value of a one-row, one-column result.
+/// A client on `settings` with `vault`, no dotenv.
+pub fn new_client(settings: PathBuf, vault: VaultConfig) -> Client {
+    Client::with_options(ClientOptions {
+        settings_path: Some(settings),
+        env_file: None,
+        vault: Some(vault),
+        ..Default::default()
+    })
+    .expect("client")
+}
+
+/// The single value of a one-row, one-column result, as text.
 pub fn scalar(client: &Client, source: &str, sql: &str) -> String {
     let table = client.read_sql(source, sql).expect("query");
     assert_eq!(table.num_rows(), 1, "{sql}");
