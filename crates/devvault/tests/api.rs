@@ -296,7 +296,7 @@ async fn tokens_renew_up_to_their_max_ttl_then_expire() {
         )
         .await;
     let token = body["auth"]["client_token"].as_str().unwrap().to_string();
-    assert_eq!(body["auth"]["lease_duration"], 1);
+    assert_eq!(body["auth"]["lease_duration"], 2);
 
     let (status, body) = api
         .post("auth/token/renew-self", &token, json!({"increment": "1h"}))
@@ -304,12 +304,12 @@ async fn tokens_renew_up_to_their_max_ttl_then_expire() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let granted = body["auth"]["lease_duration"].as_u64().unwrap();
     assert!(
-        (2..=3).contains(&granted),
-        "capped at max_ttl 3s: {granted}"
+        (3..=4).contains(&granted),
+        "capped at max_ttl 4s: {granted}"
     );
     assert!(body["warnings"][0].as_str().unwrap().contains("capped"));
 
-    tokio::time::sleep(Duration::from_millis(3300)).await;
+    tokio::time::sleep(Duration::from_millis(4300)).await;
     let (status, body) = api.get("auth/token/lookup-self", &token).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "expired token: {body}");
     assert_eq!(body, json!({"errors": ["permission denied"]}));

@@ -30,7 +30,10 @@ impl DevVault {
         // Fix the root token now so that it survives restarts.
         let root_token = config
             .root_token
-            .get_or_insert_with(|| format!("hvs.testkit-root-{}", crate::free_port()))
+            .get_or_insert_with(|| {
+                use rand::distr::{Alphanumeric, SampleString};
+                format!("hvs.{}", Alphanumeric.sample_string(&mut rand::rng(), 24))
+            })
             .clone();
         let (addr, running) = launch(config.clone(), "127.0.0.1:0".parse().unwrap())
             .unwrap_or_else(|err| panic!("devvault did not start: {err}"));

@@ -161,7 +161,7 @@ pub fn config(database: Value) -> devvault::Config {
             "short": {
                 "bound_service_account_namespaces": ["*"],
                 "bound_service_account_names": ["runner"],
-                "policies": ["my-ns"], "ttl": "1s", "max_ttl": "3s"
+                "policies": ["my-ns"], "ttl": "2s", "max_ttl": "4s"
             }
         }}],
         "database": database,
