@@ -167,6 +167,7 @@ impl RowsBuilder {
     ///
     /// Fields must come column by column, row by row. A value that fails to decode is not
     /// appended, so the same column is expected next.
+    #[inline]
     pub fn append(&mut self, col: usize, value: Option<&[u8]>) -> Result<(), DecodeError> {
         if col != self.next || col >= self.columns.len() {
             return Err(DecodeError::ColumnOutOfOrder {
@@ -218,12 +219,16 @@ impl RowsBuilder {
             .zip(self.schema.fields().iter())
             .zip(&self.kinds)
         {
+            // Size the next batch's builders like this one: batches of one query tend to look
+            // alike, and it saves growing every buffer again from scratch.
+            let data_capacity = column.data_len().max(self.capacity * AVERAGE_STRING_LEN);
             let array = column.finish();
-            // Start the next batch with as much string space as this one needed: batches of
-            // one query tend to look alike, and it saves re-growing the buffer from scratch.
-            let data_capacity =
-                (array.get_buffer_memory_size()).max(self.capacity * AVERAGE_STRING_LEN);
-            *column = Column::new(kind, field.data_type(), self.capacity, data_capacity);
+            *column = Column::new(
+                kind,
+                field.data_type(),
+                self.capacity.max(rows),
+                data_capacity,
+            );
             arrays.push(if array.len() == rows {
                 array
             } else {
@@ -351,6 +356,7 @@ impl Column {
     }
 
     /// Decodes one non-NULL value; on error nothing is appended.
+    #[inline]
     fn append(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
         match self {
             Column::Bool(b) => b.append_value(fixed::<1>(bytes, "bool")?[0] != 0),
@@ -391,6 +397,15 @@ impl Column {
             Column::Interval(b) => b.append_option(interval(bytes)?),
         }
         Ok(())
+    }
+
+    /// Bytes of variable-length value data so far; 0 for fixed-width columns.
+    fn data_len(&self) -> usize {
+        match self {
+            Column::Utf8(b, _) => b.values_slice().len(),
+            Column::Bytea(b) => b.values_slice().len(),
+            _ => 0,
+        }
     }
 
     fn finish(&mut self) -> ArrayRef {
@@ -502,15 +517,12 @@ const UUID_TEXT_LEN: usize = 36;
 /// Writes the canonical lowercase 8-4-4-4-12 form into `out` and returns it as text.
 fn format_uuid(uuid: [u8; 16], out: &mut [u8; UUID_TEXT_LEN]) -> &str {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut pos = 0;
-    for (i, byte) in uuid.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out[pos] = b'-';
-            pos += 1;
-        }
-        out[pos] = HEX[usize::from(byte >> 4)];
-        out[pos + 1] = HEX[usize::from(byte & 0xf)];
-        pos += 2;
+    /// Where each byte's two hex digits go, skipping the dashes.
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+    *out = *b"00000000-0000-0000-0000-000000000000";
+    for (byte, at) in uuid.into_iter().zip(AT) {
+        out[at] = HEX[usize::from(byte >> 4)];
+        out[at + 1] = HEX[usize::from(byte & 0xf)];
     }
     std::str::from_utf8(out).expect("hex digits and dashes are ASCII")
 }
@@ -980,6 +992,14 @@ mod tests {
         assert_eq!(rows.len(), 2);
         let batch = rows.finish();
         assert_eq!((batch.num_rows(), batch.num_columns()), (2, 0));
+    }
+
+    #[test]
+    fn builders_can_move_between_threads() {
+        fn send<T: Send>() {}
+        send::<RowsBuilder>();
+        send::<CopyBinaryDecoder>();
+        send::<DecodeError>();
     }
 
     #[test]

@@ -127,7 +127,7 @@ impl CopyBinaryDecoder {
     fn consume(&mut self, item: &[u8], rows: &mut RowsBuilder) -> Result<(), DecodeError> {
         match self.state {
             State::Header => {
-                let flags = u32::from_be_bytes(read4(item, 11));
+                let flags = be_i32(item, 11).expect("measured header") as u32;
                 if flags & CRITICAL_FLAGS != 0 {
                     return Err(DecodeError::UnsupportedFlags(flags));
                 }
@@ -141,16 +141,19 @@ impl CopyBinaryDecoder {
                     return Ok(());
                 }
                 // measure_tuple has checked the field count and every length.
-                let mut pos = 2;
+                let mut rest = &item[2..];
                 for col in 0..rows.num_columns() {
-                    let len = i32::from_be_bytes(read4(item, pos));
-                    pos += 4;
-                    let value = match usize::try_from(len) {
+                    let (len, tail) = rest.split_first_chunk().expect("measured field length");
+                    let value = match usize::try_from(i32::from_be_bytes(*len)) {
                         Ok(len) => {
-                            pos += len;
-                            Some(&item[pos - len..pos])
+                            let (value, tail) = tail.split_at(len);
+                            rest = tail;
+                            Some(value)
                         }
-                        Err(_) => None,
+                        Err(_) => {
+                            rest = tail;
+                            None
+                        }
                     };
                     rows.append(col, value)?;
                 }
@@ -171,7 +174,7 @@ fn measure_header(buf: &[u8]) -> Result<Extent, DecodeError> {
     if buf.len() < HEADER_FIXED_LEN {
         return Ok(Extent::AtLeast(HEADER_FIXED_LEN));
     }
-    let extension = i32::from_be_bytes(read4(buf, 15));
+    let extension = be_i32(buf, 15).expect("length checked above");
     let extension =
         usize::try_from(extension).map_err(|_| DecodeError::BadHeaderExtension(extension))?;
     Ok(complete_or_more(buf, HEADER_FIXED_LEN + extension))
@@ -195,10 +198,9 @@ fn measure_tuple(buf: &[u8], columns: usize, row: u64) -> Result<Extent, DecodeE
     }
     let mut pos = 2;
     for field in 1..=columns {
-        if buf.len() < pos + 4 {
+        let Some(len) = be_i32(buf, pos) else {
             return Ok(Extent::AtLeast(pos + 4));
-        }
-        let len = i32::from_be_bytes(read4(buf, pos));
+        };
         pos += 4;
         match usize::try_from(len) {
             Ok(len) => pos += len,
@@ -220,10 +222,11 @@ fn complete_or_more(buf: &[u8], len: usize) -> Extent {
     }
 }
 
-/// The four bytes at `pos`; callers have checked they are there.
+/// The big-endian i32 at `pos`, if all four bytes are there.
 #[inline]
-fn read4(buf: &[u8], pos: usize) -> [u8; 4] {
-    [buf[pos], buf[pos + 1], buf[pos + 2], buf[pos + 3]]
+fn be_i32(buf: &[u8], pos: usize) -> Option<i32> {
+    let bytes = buf.get(pos..)?.first_chunk()?;
+    Some(i32::from_be_bytes(*bytes))
 }
 
 #[cfg(test)]

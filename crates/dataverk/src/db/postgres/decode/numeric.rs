@@ -160,49 +160,55 @@ impl<'a> Numeric<'a> {
                 "numeric value does not fit decimal({precision}, {scale})"
             ))
         };
-        // Horner's scheme over the base-10000 digits, keeping `acc` in units of 10^exp where exp
-        // is the decimal exponent (already shifted by the scale) of the digit just added, so
-        // that no intermediate value is larger than the result.
-        let mut acc: i128 = 0;
+        // Magnitudes from here on do not fit the precision (or i128, for a precision past 38).
+        let limit = POW10
+            .get(usize::from(precision))
+            .copied()
+            .unwrap_or(i128::MAX as u128 + 1);
+        // Horner's scheme over the base-10000 digits in unsigned arithmetic, keeping `acc` in
+        // units of 10^exp, where exp is the decimal exponent (already shifted by the scale) of
+        // the digit just added. `acc` never decreases, so it can be checked against the limit
+        // after every step and no intermediate value exceeds the result.
+        let mut acc: u128 = 0;
         let mut exp = DEC_DIGITS * weight + i32::from(scale);
         for d in digits.chunks_exact(2) {
-            let d = i128::from(u16::from_be_bytes([d[0], d[1]]));
-            if exp >= 0 {
-                acc = acc
-                    .checked_mul(i128::from(NBASE))
-                    .and_then(|a| a.checked_add(d))
-                    .ok_or_else(out_of_range)?;
+            let d = u16::from_be_bytes([d[0], d[1]]);
+            let (kept, value) = if exp >= 0 {
                 exp -= DEC_DIGITS;
-                continue;
-            }
-            // This digit reaches below the scale: only its leading decimal digits are kept, and
-            // Postgres has already rounded a typed column's values to the scale, so anything
-            // cut off must be zero.
-            let kept = (DEC_DIGITS + exp).max(0);
-            let cut = 10i128.pow((DEC_DIGITS - kept) as u32);
-            if d % cut != 0 {
-                return Err(invalid(format!(
-                    "numeric value has more fractional digits than decimal({precision}, {scale}) allows"
-                )));
-            }
+                (DEC_DIGITS, d)
+            } else {
+                // This digit reaches below the scale: only its leading decimal digits are kept.
+                // Postgres has already rounded a typed column's values to the scale, so
+                // anything cut off must be zero.
+                let kept = (DEC_DIGITS + exp).max(0);
+                let cut = POW10_U16[(DEC_DIGITS - kept) as usize];
+                if d % cut != 0 {
+                    return Err(invalid(format!(
+                        "numeric value has more fractional digits than decimal({precision}, {scale}) allows"
+                    )));
+                }
+                exp = -DEC_DIGITS;
+                (kept, d / cut)
+            };
             acc = acc
-                .checked_mul(10i128.pow(kept as u32))
-                .and_then(|a| a.checked_add(d / cut))
+                .checked_mul(POW10[kept as usize])
+                .and_then(|a| a.checked_add(u128::from(value)))
+                .filter(|&a| a < limit)
                 .ok_or_else(out_of_range)?;
-            exp = -DEC_DIGITS;
         }
-        // `exp` is now the exponent of the digit after the last one: the unit of `acc` is 10^(exp+4).
+        // `exp` is now the exponent of the digit after the last one: `acc` is in units of
+        // 10^(exp + 4).
         let shift = exp + DEC_DIGITS;
         if shift > 0 && acc != 0 {
-            let factor = u32::try_from(shift)
+            acc = usize::try_from(shift)
                 .ok()
-                .and_then(|s| 10i128.checked_pow(s))
+                .and_then(|s| POW10.get(s))
+                .and_then(|&factor| acc.checked_mul(factor))
+                .filter(|&a| a < limit)
                 .ok_or_else(out_of_range)?;
-            acc = acc.checked_mul(factor).ok_or_else(out_of_range)?;
         }
-        if precision <= 38 && acc >= 10i128.pow(u32::from(precision)) {
-            return Err(out_of_range());
-        }
+        // Below the limit, which is at most 2^127.
+        let acc = acc as i128;
         Ok(Some(if negative { -acc } else { acc }))
     }
 }
@@ -227,6 +233,20 @@ pub fn decode_numeric_i128(
 ) -> Result<Option<i128>, DecodeError> {
     Numeric::parse(bytes)?.to_i128(precision, scale)
 }
+
+/// 10^0 ..= 10^38: every power a Decimal128 digit count needs.
+const POW10: [u128; 39] = {
+    let mut table = [1u128; 39];
+    let mut i = 1;
+    while i < table.len() {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
+/// 10^0 ..= 10^4, for cutting a base-10000 digit.
+const POW10_U16: [u16; 5] = [1, 10, 100, 1000, 10_000];
 
 fn invalid(reason: String) -> DecodeError {
     DecodeError::InvalidValue(reason)
@@ -271,6 +291,88 @@ mod tests {
             out.extend_from_slice(&d.to_be_bytes());
         }
         out
+    }
+
+    /// Encodes a canonical decimal string the way Postgres stores it: base-10000 digits
+    /// aligned on the decimal point, leading and trailing zero digits dropped, dscale = the
+    /// number of digits after the point.
+    fn enc_str(text: &str) -> Vec<u8> {
+        let (negative, body) = match text.strip_prefix('-') {
+            Some(body) => (true, body),
+            None => (false, text),
+        };
+        let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+        let int_pad = (4 - int.len() % 4) % 4;
+        let frac_pad = (4 - frac.len() % 4) % 4;
+        let decimal = format!("{}{int}{frac}{}", "0".repeat(int_pad), "0".repeat(frac_pad));
+        let mut digits: Vec<i16> = decimal
+            .as_bytes()
+            .chunks(4)
+            .map(|g| std::str::from_utf8(g).unwrap().parse().unwrap())
+            .collect();
+        let mut weight = ((int_pad + int.len()) / 4) as i16 - 1;
+        while digits.first() == Some(&0) {
+            digits.remove(0);
+            weight -= 1;
+        }
+        while digits.last() == Some(&0) {
+            digits.pop();
+        }
+        if digits.is_empty() {
+            weight = 0;
+        }
+        let sign = if negative { SIGN_NEG } else { SIGN_POS };
+        enc(weight, sign, frac.len() as u16, &digits)
+    }
+
+    #[test]
+    fn text_and_decimal_round_trip_many_shapes() {
+        let cases = [
+            "0",
+            "0.0",
+            "0.000000",
+            "1",
+            "-1",
+            "7.5",
+            "10",
+            "9999",
+            "10000",
+            "-10001",
+            "99999999",
+            "100000000",
+            "0.1",
+            "0.0001",
+            "0.00001",
+            "-0.00010",
+            "0.123456789",
+            "1.10",
+            "123.4500",
+            "1000.0001",
+            "-5000.05",
+            "20000000000.00000000002",
+            "12345678901234567890.123456789",
+            "-99999999999999999999999999999999999999",
+            "0.99999999999999999999999999999999999999",
+            "170141183460469231731687303715884105727",
+        ];
+        for case in cases {
+            let bytes = enc_str(case);
+            assert_eq!(text(&bytes), case);
+            let scale = case.split_once('.').map_or(0, |(_, f)| f.len()) as i8;
+            let digits = case.replace('.', "");
+            let significant = digits.trim_start_matches('-').trim_start_matches('0').len();
+            let precision = significant.max(scale as usize).max(1);
+            let got = decode_numeric_i128(&bytes, precision.min(38) as u8, scale);
+            if precision <= 38 {
+                assert_eq!(
+                    got.unwrap(),
+                    Some(digits.parse::<i128>().unwrap()),
+                    "{case}"
+                );
+            } else {
+                assert!(got.is_err(), "{case}");
+            }
+        }
     }
 
     fn text(bytes: &[u8]) -> String {
