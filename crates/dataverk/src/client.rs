@@ -77,6 +77,11 @@ pub fn load_query(query: &str) -> Result<String> {
     Ok(query.to_string())
 }
 
+/// `name` as a quoted SQL identifier: a hostile role name cannot break out of the quotes.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// The asynchronous client.
 pub struct AsyncClient {
     settings: Settings,
@@ -204,6 +209,33 @@ impl AsyncClient {
         }
     }
 
+    /// Whether a statement that failed with `e` on a connection opened with `lease` may run
+    /// again with new credentials: only for insufficient privilege (42501) when Vault says the
+    /// lease is gone, since then the statement was refused before it did anything.
+    async fn lost_privileges(&self, e: &Error, lease: Option<&Arc<Lease>>) -> bool {
+        let (
+            Error::Sql {
+                code: Some(code), ..
+            },
+            Some(lease),
+        ) = (e, lease)
+        else {
+            return false;
+        };
+        if code != "42501" || lease.lease_id.is_empty() {
+            return false;
+        }
+        let gone = match (lease.is_expired(), &self.vault) {
+            (true, _) => true,
+            (false, Some(vault)) => matches!(vault.lease_exists(&lease.lease_id).await, Ok(false)),
+            (false, None) => false,
+        };
+        if gone {
+            lease.mark_ended();
+        }
+        gone
+    }
+
     /// Runs `query` (or the `.sql` file it names) on `source` and hands each record batch to
     /// `sink` as it arrives; returns the schema.
     pub async fn read_sql_each(
@@ -214,12 +246,23 @@ impl AsyncClient {
     ) -> Result<SchemaRef> {
         let query = load_query(query)?;
         let (scheme, _) = self.scheme(source)?;
-        match scheme {
-            Scheme::Postgres => {
-                let (conn, _lease) = self.connect_postgres(source).await?;
+        if scheme == Scheme::Sqlite {
+            return Err(Error::Usage("SQLite sources are not supported yet".into()));
+        }
+        let (conn, lease) = self.connect_postgres(source).await?;
+        let mut delivered = false;
+        let mut counting = |b: RecordBatch| {
+            delivered = true;
+            sink(b)
+        };
+        match postgres::query_batches(&conn.client, &query, self.batch_rows, &mut counting).await {
+            Err(e) if !delivered && self.lost_privileges(&e, lease.as_ref()).await => {
+                tracing::info!(%source, "privileges lost with a revoked lease; retrying once with new credentials");
+                drop(conn);
+                let (conn, _) = self.connect_postgres(source).await?;
                 postgres::query_batches(&conn.client, &query, self.batch_rows, sink).await
             }
-            Scheme::Sqlite => Err(Error::Usage("SQLite sources are not supported yet".into())),
+            other => other,
         }
     }
 
@@ -235,11 +278,32 @@ impl AsyncClient {
         Ok(Table { schema, batches })
     }
 
-    /// Runs a statement that returns no rows; the number of rows it affected.
+    /// Runs a statement that returns no rows; the number of rows it affected. On a source with
+    /// a Vault path (or a `db_role`), it first runs `SET ROLE` to the stable group role, so that
+    /// objects it creates belong to that role and outlive the temporary user Vault drops.
     pub async fn execute_sql(&self, source: &str, sql: &str) -> Result<u64> {
         let sql = load_query(sql)?;
-        let (conn, _lease) = self.connect_postgres(source).await?;
-        postgres::execute(&conn.client, &sql).await
+        let role = self.settings.write_role(source);
+        let run = |conn: PgConnection| {
+            let sql = sql.clone();
+            let role = role.clone();
+            async move {
+                if let Some(role) = &role {
+                    postgres::execute(&conn.client, &format!("SET ROLE {}", quote_ident(role)))
+                        .await?;
+                }
+                postgres::execute(&conn.client, &sql).await
+            }
+        };
+        let (conn, lease) = self.connect_postgres(source).await?;
+        match run(conn).await {
+            Err(e) if self.lost_privileges(&e, lease.as_ref()).await => {
+                tracing::info!(%source, "privileges lost with a revoked lease; retrying once with new credentials");
+                let (conn, _) = self.connect_postgres(source).await?;
+                run(conn).await
+            }
+            other => other,
+        }
     }
 
     /// Revokes the leases this client created (unless configured not to).

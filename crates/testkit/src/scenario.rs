@@ -61,6 +61,8 @@ pub struct WorldOptions {
     pub max_ttl: &'static str,
     pub username_template: &'static str,
     pub password_charset: &'static str,
+    /// Revocation statements (empty: devvault's default, which drops the user).
+    pub revocation_statements: Vec<&'static str>,
 }
 
 impl Default for WorldOptions {
@@ -70,6 +72,7 @@ impl Default for WorldOptions {
             max_ttl: "24h",
             username_template: "",
             password_charset: "",
+            revocation_statements: Vec::new(),
         }
     }
 }
@@ -104,7 +107,8 @@ impl World {
                         "GRANT \"mydb-admin\" TO \"{{name}}\";"],
                     "default_ttl": opts.ttl, "max_ttl": opts.max_ttl,
                     "username_template": opts.username_template,
-                    "password_charset": opts.password_charset}}}]
+                    "password_charset": opts.password_charset,
+                    "revocation_statements": opts.revocation_statements}}}]
         }))
         .expect("devvault config");
         let vault = DevVault::start(config);

@@ -432,6 +432,24 @@ impl VaultClient {
         .map(|_| ())
     }
 
+    /// Whether a lease still exists: `Ok(false)` when Vault says it is gone (400).
+    pub async fn lease_exists(&self, lease_id: &str) -> Result<bool> {
+        let body = json!({"lease_id": lease_id});
+        match self
+            .request(
+                Method::PUT,
+                "sys/leases/lookup",
+                Some(&body),
+                "lease lookup at",
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(Error::Vault { status: 400, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Which KV version serves `path`, and the mount it is on, asked the way Vault's CLI asks.
     /// When the preflight is not allowed, version 1 at the path as written is assumed.
     async fn kv_mount(&self, path: &str) -> (String, u8) {
