@@ -95,7 +95,7 @@ pub enum DecodeError {
 const EPOCH_DAYS: i32 = 10_957;
 /// Microseconds from 1970-01-01 to 2000-01-01.
 const EPOCH_MICROS: i64 = 946_684_800_000_000;
-/// Row capacity assumed for string data when sizing a fresh builder.
+/// Bytes per value assumed for string and binary data when sizing a fresh builder.
 const AVERAGE_STRING_LEN: usize = 16;
 
 /// Accumulates decoded rows into Arrow arrays for one schema.
@@ -105,6 +105,8 @@ pub struct RowsBuilder {
     columns: Vec<Column>,
     /// Rows to size fresh builders for.
     capacity: usize,
+    /// Bytes each row takes in the fixed-width buffers (values, or offsets for strings).
+    fixed_row_bytes: usize,
     /// Index of the column the next [`RowsBuilder::append`] must be for.
     next: usize,
     /// Complete rows in the current builders.
@@ -142,11 +144,21 @@ impl RowsBuilder {
                 )
             })
             .collect();
+        let fixed_row_bytes = schema
+            .fields()
+            .iter()
+            .map(|field| match field.data_type() {
+                DataType::Boolean => 1,
+                // Utf8 and Binary keep an i32 offset per value.
+                other => other.primitive_width().unwrap_or(4),
+            })
+            .sum();
         RowsBuilder {
             schema,
             kinds: kinds.to_vec(),
             columns,
             capacity,
+            fixed_row_bytes,
             next: 0,
             rows: 0,
             rows_before: 0,
@@ -206,6 +218,13 @@ impl RowsBuilder {
     /// Whether no complete row was appended since the last [`RowsBuilder::finish`].
     pub fn is_empty(&self) -> bool {
         self.rows == 0
+    }
+
+    /// Approximate bytes of Arrow data held for the rows so far, so that a caller can cut
+    /// batches by size as well as by row count when values are large.
+    pub fn buffered_bytes(&self) -> usize {
+        let variable: usize = self.columns.iter().map(Column::data_len).sum();
+        self.rows * self.fixed_row_bytes + variable
     }
 
     /// Takes the rows so far as a RecordBatch (may be empty) and starts fresh builders with the
@@ -376,21 +395,36 @@ impl Column {
                 // become NULL; a column that needs them should be read as unconstrained numeric.
                 builder.append_option(Numeric::parse(bytes)?.to_i128(*precision, *scale)?)
             }
-            Column::Utf8(b, TextForm::Text) => b.append_value(utf8(bytes, "text")?),
-            Column::Utf8(b, TextForm::Json) => b.append_value(utf8(bytes, "json")?),
-            Column::Utf8(b, TextForm::Jsonb) => b.append_value(jsonb(bytes)?),
+            Column::Utf8(b, TextForm::Text) => {
+                check_room(b.values_slice().len(), bytes.len())?;
+                b.append_value(utf8(bytes, "text")?)
+            }
+            Column::Utf8(b, TextForm::Json) => {
+                check_room(b.values_slice().len(), bytes.len())?;
+                b.append_value(utf8(bytes, "json")?)
+            }
+            Column::Utf8(b, TextForm::Jsonb) => {
+                check_room(b.values_slice().len(), bytes.len())?;
+                b.append_value(jsonb(bytes)?)
+            }
             Column::Utf8(b, TextForm::Numeric) => {
-                Numeric::parse(bytes)?
+                let value = Numeric::parse(bytes)?;
+                check_room(b.values_slice().len(), value.max_text_len())?;
+                value
                     .write_text(b)
                     .expect("writing to a StringBuilder cannot fail");
                 // The text went into the builder's value buffer; this closes the value.
                 b.append_value("");
             }
             Column::Utf8(b, TextForm::Uuid) => {
+                check_room(b.values_slice().len(), UUID_TEXT_LEN)?;
                 let mut text = [0u8; UUID_TEXT_LEN];
                 b.append_value(format_uuid(fixed(bytes, "uuid")?, &mut text));
             }
-            Column::Bytea(b) => b.append_value(bytes),
+            Column::Bytea(b) => {
+                check_room(b.values_slice().len(), bytes.len())?;
+                b.append_value(bytes)
+            }
             Column::Date(b) => b.append_option(date(bytes)?),
             Column::Time(b) => b.append_value(i64::from_be_bytes(fixed(bytes, "time")?)),
             Column::Timestamp(b) => b.append_option(timestamp(bytes)?),
@@ -427,6 +461,26 @@ impl Column {
         };
         builder.finish()
     }
+}
+
+/// Most value bytes one Utf8 or Binary array can hold: its offsets are i32. Small in tests, so
+/// that the limit can be reached there.
+const MAX_ARRAY_DATA: usize = if cfg!(test) {
+    1 << 20
+} else {
+    i32::MAX as usize
+};
+
+/// Fails instead of letting Arrow panic when a value would overflow a string array's offsets.
+#[inline]
+fn check_room(used: usize, more: usize) -> Result<(), DecodeError> {
+    if used + more <= MAX_ARRAY_DATA {
+        return Ok(());
+    }
+    Err(DecodeError::InvalidValue(format!(
+        "the column's values in this batch would exceed {MAX_ARRAY_DATA} bytes, the most an \
+         Arrow string or binary array holds; read in batches of fewer rows"
+    )))
 }
 
 /// The value as an array of exactly `N` bytes, or an error naming the type.
@@ -992,6 +1046,28 @@ mod tests {
         assert_eq!(rows.len(), 2);
         let batch = rows.finish();
         assert_eq!((batch.num_rows(), batch.num_columns()), (2, 0));
+    }
+
+    #[test]
+    fn oversized_batches_fail_instead_of_panicking() {
+        let mut rows = builder(&[PgKind::Bytea]);
+        let chunk = vec![7u8; MAX_ARRAY_DATA / 4];
+        for _ in 0..4 {
+            rows.append(0, Some(&chunk)).unwrap();
+        }
+        assert_eq!(rows.buffered_bytes(), MAX_ARRAY_DATA + 4 * 4);
+        let err = rows.append(0, Some(&[1])).unwrap_err().to_string();
+        assert!(err.starts_with("row 5, column 1 (\"c0\"): the column's values in this batch"));
+        assert!(err.ends_with("read in batches of fewer rows"), "{err}");
+        // A fresh batch has room again.
+        assert_eq!(rows.finish().num_rows(), 4);
+        rows.append(0, Some(&[1])).unwrap();
+
+        let mut rows = builder(&[PgKind::Text, PgKind::Int8]);
+        assert_eq!(rows.buffered_bytes(), 0);
+        rows.append(0, Some(b"abc")).unwrap();
+        rows.append(1, Some(&[0; 8])).unwrap();
+        assert_eq!(rows.buffered_bytes(), 3 + 4 + 8);
     }
 
     #[test]

@@ -143,6 +143,18 @@ impl<'a> Numeric<'a> {
         Ok(())
     }
 
+    /// An upper bound of the length of [`Numeric::write_text`]'s output.
+    pub(crate) fn max_text_len(self) -> usize {
+        match self {
+            Numeric::NaN | Numeric::PosInfinity | Numeric::NegInfinity => "-Infinity".len(),
+            Numeric::Finite { weight, dscale, .. } => {
+                let integer_digits = 4 * (usize::try_from(weight).unwrap_or(0) + 1);
+                // Sign, integer digits, point, fraction digits.
+                1 + integer_digits + 1 + usize::from(dscale)
+            }
+        }
+    }
+
     /// The value as a Decimal128 with this precision and scale; `None` for NaN and ±Infinity,
     /// which a decimal cannot represent.
     pub(crate) fn to_i128(self, precision: u8, scale: i8) -> Result<Option<i128>, DecodeError> {
@@ -358,6 +370,7 @@ mod tests {
         for case in cases {
             let bytes = enc_str(case);
             assert_eq!(text(&bytes), case);
+            assert!(Numeric::parse(&bytes).unwrap().max_text_len() >= case.len());
             let scale = case.split_once('.').map_or(0, |(_, f)| f.len()) as i8;
             let digits = case.replace('.', "");
             let significant = digits.trim_start_matches('-').trim_start_matches('0').len();
