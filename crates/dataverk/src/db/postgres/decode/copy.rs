@@ -13,6 +13,9 @@ const HEADER_FIXED_LEN: usize = 19;
 /// OID, which no supported Postgres sends); bits 0..=15 may be ignored.
 const CRITICAL_FLAGS: u32 = 0xFFFF_0000;
 
+/// Largest held-back buffer kept for reuse once its item is decoded.
+const PENDING_KEEP_CAPACITY: usize = 64 * 1024;
+
 /// Parses a binary COPY stream that arrives in chunks split at arbitrary byte positions.
 #[derive(Debug, Default)]
 pub struct CopyBinaryDecoder {
@@ -93,9 +96,11 @@ impl CopyBinaryDecoder {
             debug_assert_eq!(len, self.pending.len());
             let item = std::mem::take(&mut self.pending);
             let result = self.consume(&item, rows);
-            // Keep the allocation for the next incomplete tail.
-            self.pending = item;
-            self.pending.clear();
+            // Reuse the buffer for the next incomplete tail, unless one large value grew it.
+            if item.capacity() <= PENDING_KEEP_CAPACITY {
+                self.pending = item;
+                self.pending.clear();
+            }
             result?;
         }
         while !input.is_empty() {
@@ -337,6 +342,22 @@ mod tests {
         }
         let bytewise = decode_chunks(bytes.chunks(1), &mut rows()).unwrap();
         assert_eq!(bytewise, whole);
+    }
+
+    #[test]
+    fn a_large_split_value_does_not_stay_buffered() {
+        let mut bytes = header(0, b"");
+        tuple(&mut bytes, &[None, None, Some(&vec![1; 200_000])]);
+        tuple(&mut bytes, &[None, None, Some(&[2])]);
+        bytes.extend_from_slice(&TRAILER);
+        let mut rows = rows();
+        let mut decoder = CopyBinaryDecoder::new();
+        let (head, tail) = bytes.split_at(1000);
+        decoder.decode(head, &mut rows).unwrap();
+        assert_eq!(decoder.decode(tail, &mut rows).unwrap(), 2);
+        decoder.finish().unwrap();
+        assert_eq!(decoder.pending.capacity(), 0);
+        assert_eq!(rows.finish().num_rows(), 2);
     }
 
     #[test]
