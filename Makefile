@@ -1,0 +1,13 @@
+# Entry points for people and CI. `make demo` runs the project's main job end to end on real
+# data (see demo/run.sh); `make build` builds the two release binaries the demo uses.
+
+.PHONY: demo test build
+
+build:
+	cargo build --release -p dataverk-cli -p devvault
+
+test:
+	bash scripts/test.sh
+
+demo:
+	bash demo/run.sh
