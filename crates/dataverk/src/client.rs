@@ -7,6 +7,7 @@ use crate::credentials::{CredentialCache, Lease, RefreshPolicy};
 use crate::db::postgres::{self, ConnectFailure, PgConnection};
 use crate::db::url::{self as dburl, Scheme};
 use crate::error::{Error, Result};
+use crate::pool::{Pool, PoolStats, Pooled};
 use crate::secrets::SecretSources;
 use crate::settings::{settings_path, RawSettings, Settings};
 use crate::vault::{RetryPolicy, VaultClient, VaultConfig};
@@ -31,6 +32,8 @@ pub struct ClientOptions {
     pub retry: RetryPolicy,
     /// Rows per record batch.
     pub batch_rows: usize,
+    /// Idle connections kept per source for reuse (0 disables pooling).
+    pub max_idle_connections: usize,
 }
 
 impl Default for ClientOptions {
@@ -42,6 +45,7 @@ impl Default for ClientOptions {
             refresh: RefreshPolicy::default(),
             retry: RetryPolicy::default(),
             batch_rows: 65_536,
+            max_idle_connections: 8,
         }
     }
 }
@@ -88,6 +92,9 @@ pub struct AsyncClient {
     vault: Option<Arc<VaultClient>>,
     credentials: Option<Arc<CredentialCache>>,
     batch_rows: usize,
+    pool: Pool,
+    pool_stats: std::sync::Mutex<PoolStats>,
+    refresher: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl AsyncClient {
@@ -112,14 +119,40 @@ impl AsyncClient {
             dotenv: options.env_file,
         };
         let settings = raw.resolve(&sources).await?;
+        let background = options.refresh.background;
         let credentials = vault
             .as_ref()
             .map(|v| Arc::new(CredentialCache::new(v.clone(), options.refresh)));
+        let refresher = match (&credentials, background) {
+            (Some(cache), true) => Some(tokio::spawn(refresh_loop(Arc::downgrade(cache)))),
+            _ => None,
+        };
         Ok(AsyncClient {
             settings,
             vault,
             credentials,
             batch_rows: options.batch_rows,
+            pool: Pool::new(options.max_idle_connections),
+            pool_stats: Default::default(),
+            refresher,
+        })
+    }
+
+    /// What the connection pool has done so far.
+    pub fn pool_stats(&self) -> PoolStats {
+        *self.pool_stats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection for `source`: a pooled one whose lease still holds, else a new one.
+    async fn checkout(&self, source: &str) -> Result<Pooled> {
+        if let Some(p) = self.pool.take(source, &self.pool_stats) {
+            return Ok(p);
+        }
+        let (conn, lease) = self.connect_postgres(source).await?;
+        Ok(Pooled {
+            conn,
+            lease,
+            reused: false,
         })
     }
 
@@ -210,8 +243,9 @@ impl AsyncClient {
     }
 
     /// Whether a statement that failed with `e` on a connection opened with `lease` may run
-    /// again with new credentials: only for insufficient privilege (42501) when Vault says the
-    /// lease is gone, since then the statement was refused before it did anything.
+    /// again with new credentials: only for insufficient privilege (42501), or the session's
+    /// role no longer existing (42704, "invalid role OID"), and only when Vault says the lease
+    /// is gone. Both are raised before the statement does anything.
     async fn lost_privileges(&self, e: &Error, lease: Option<&Arc<Lease>>) -> bool {
         let (
             Error::Sql {
@@ -222,7 +256,7 @@ impl AsyncClient {
         else {
             return false;
         };
-        if code != "42501" || lease.lease_id.is_empty() {
+        if !matches!(code.as_str(), "42501" | "42704") || lease.lease_id.is_empty() {
             return false;
         }
         let gone = match (lease.is_expired(), &self.vault) {
@@ -249,21 +283,50 @@ impl AsyncClient {
         if scheme == Scheme::Sqlite {
             return Err(Error::Usage("SQLite sources are not supported yet".into()));
         }
-        let (conn, lease) = self.connect_postgres(source).await?;
+        let pooled = self.checkout(source).await?;
         let mut delivered = false;
         let mut counting = |b: RecordBatch| {
             delivered = true;
             sink(b)
         };
-        match postgres::query_batches(&conn.client, &query, self.batch_rows, &mut counting).await {
-            Err(e) if !delivered && self.lost_privileges(&e, lease.as_ref()).await => {
-                tracing::info!(%source, "privileges lost with a revoked lease; retrying once with new credentials");
-                drop(conn);
-                let (conn, _) = self.connect_postgres(source).await?;
-                postgres::query_batches(&conn.client, &query, self.batch_rows, sink).await
+        let result =
+            postgres::query_batches(&pooled.conn.client, &query, self.batch_rows, &mut counting)
+                .await;
+        let retry = match &result {
+            Ok(_) => {
+                self.pool.put(source, pooled);
+                return result;
             }
-            other => other,
+            Err(_) if delivered => false,
+            // The server closed a pooled connection while it sat idle (e.g. a restart), and the
+            // statement found it closed: nothing ran.
+            Err(_) if pooled.reused && pooled.conn.is_closed() => {
+                tracing::info!(%source, "pooled connection was closed by the server; retrying once on a new one");
+                true
+            }
+            Err(e) => {
+                let lost = self.lost_privileges(e, pooled.lease.as_ref()).await;
+                if lost {
+                    tracing::info!(%source, "privileges lost with a revoked lease; retrying once with new credentials");
+                }
+                lost
+            }
+        };
+        if !retry {
+            return result;
         }
+        drop(pooled);
+        let (conn, lease) = self.connect_postgres(source).await?;
+        let schema = postgres::query_batches(&conn.client, &query, self.batch_rows, sink).await?;
+        self.pool.put(
+            source,
+            Pooled {
+                conn,
+                lease,
+                reused: false,
+            },
+        );
+        Ok(schema)
     }
 
     /// Runs `query` (or the `.sql` file it names) on `source` and returns all rows.
@@ -308,8 +371,37 @@ impl AsyncClient {
 
     /// Revokes the leases this client created (unless configured not to).
     pub async fn close(&self) {
+        if let Some(task) = &self.refresher {
+            task.abort();
+        }
+        self.pool.clear();
         if let Some(cache) = &self.credentials {
             cache.close().await;
+        }
+    }
+}
+
+impl Drop for AsyncClient {
+    fn drop(&mut self) {
+        if let Some(task) = &self.refresher {
+            task.abort();
+        }
+    }
+}
+
+/// Keeps leases and the Vault token fresh while the client lives (it holds only a weak
+/// reference, so dropping the client ends the loop).
+async fn refresh_loop(cache: std::sync::Weak<CredentialCache>) {
+    let mut wait = std::time::Duration::from_millis(500);
+    loop {
+        tokio::time::sleep(wait).await;
+        let Some(cache) = cache.upgrade() else { return };
+        if let Err(e) = cache.vault().keep_token_alive().await {
+            tracing::warn!(error = %e, "background Vault token renewal failed; will retry");
+        }
+        wait = cache.refresh_due().await;
+        if let Some(token_due) = cache.vault().token_refresh_in().await {
+            wait = wait.min(token_due.max(std::time::Duration::from_millis(100)));
         }
     }
 }

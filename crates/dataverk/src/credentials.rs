@@ -35,6 +35,9 @@ pub struct RefreshPolicy {
     pub min_renewal: Duration,
     /// Revoke the leases this cache created when the client is closed.
     pub revoke_on_close: bool,
+    /// Renew or replace leases (and the Vault token) in a background task, so that an idle job's
+    /// pooled connections and next query find valid credentials without waiting on Vault.
+    pub background: bool,
 }
 
 impl Default for RefreshPolicy {
@@ -44,6 +47,7 @@ impl Default for RefreshPolicy {
             renew: true,
             min_renewal: Duration::from_secs(10),
             revoke_on_close: true,
+            background: true,
         }
     }
 }
@@ -178,17 +182,28 @@ pub struct CacheStats {
     pub renew_declined: u64,
 }
 
+/// One Vault path's credentials. `current` is read without waiting; `refresh` serialises the
+/// requests to Vault (single flight) and holds the generation counter.
 #[derive(Default)]
 struct Slot {
-    current: Option<Arc<Lease>>,
-    generation: u64,
+    current: StdMutex<Option<Arc<Lease>>>,
+    refresh: Mutex<u64>,
+}
+
+impl Slot {
+    fn current(&self) -> Option<Arc<Lease>> {
+        self.current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 /// The credential cache: one slot per Vault path.
 pub struct CredentialCache {
     vault: Arc<VaultClient>,
     policy: RefreshPolicy,
-    slots: StdMutex<HashMap<String, Arc<Mutex<Slot>>>>,
+    slots: StdMutex<HashMap<String, Arc<Slot>>>,
     created: StdMutex<Vec<String>>,
     stats: StdMutex<CacheStats>,
 }
@@ -231,62 +246,88 @@ impl CredentialCache {
         *self.stats.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn slot(&self, path: &str) -> Arc<Mutex<Slot>> {
+    fn slot(&self, path: &str) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         slots.entry(path.to_string()).or_default().clone()
     }
 
     /// Valid credentials for `path`: cached, renewed or new, as the lease's age requires.
+    ///
+    /// Past the refresh point, while the lease still holds and another task is already talking
+    /// to Vault about it, the current credentials are returned at once: a slow or unavailable
+    /// Vault never holds up queries that do not need it.
     pub async fn get(&self, path: &str) -> Result<Arc<Lease>> {
         let slot = self.slot(path);
-        let mut slot = slot.lock().await;
-        if let Some(lease) = slot.current.clone() {
-            let times = lease.times();
-            let now = Instant::now();
-            if now < times.refresh_at {
+        if let Some(lease) = slot.current() {
+            if Instant::now() < lease.times().refresh_at {
                 return Ok(lease);
             }
-            if now < times.expires_at && self.try_renew(&lease).await {
-                return Ok(lease);
-            }
-            match self.fetch(path, &mut slot).await {
-                Ok(new) => return Ok(new),
-                Err(e) if !lease.is_expired() => {
-                    // Vault is having a bad minute but the current lease still holds: keep it and
-                    // try again after a tenth of what is left.
-                    tracing::warn!(%path, error = %e, ttl_s = lease.ttl().as_secs(), "cannot refresh credentials yet; using the current ones");
-                    let mut t = lease.times.lock().unwrap_or_else(|p| p.into_inner());
-                    t.refresh_at = now + (t.expires_at - now) / 10;
-                    return Ok(lease.clone());
+            if !lease.is_expired() {
+                if let Ok(mut generation) = slot.refresh.try_lock() {
+                    return self.refresh(path, &slot, &mut generation).await;
                 }
-                Err(e) => return Err(e),
+                return Ok(lease);
             }
         }
-        self.fetch(path, &mut slot).await
+        let mut generation = slot.refresh.lock().await;
+        self.refresh(path, &slot, &mut generation).await
+    }
+
+    /// With the refresh lock held: renew or replace the current lease if it is still due.
+    async fn refresh(&self, path: &str, slot: &Slot, generation: &mut u64) -> Result<Arc<Lease>> {
+        let Some(lease) = slot.current() else {
+            return self.fetch(path, slot, generation).await;
+        };
+        let times = lease.times();
+        let now = Instant::now();
+        if now < times.refresh_at {
+            // Someone else refreshed it while we waited for the lock.
+            return Ok(lease);
+        }
+        if now < times.expires_at && self.try_renew(&lease).await {
+            return Ok(lease);
+        }
+        match self.fetch(path, slot, generation).await {
+            Ok(new) => Ok(new),
+            Err(e) if !lease.is_expired() => {
+                // Vault is having a bad minute but the current lease still holds: keep it and
+                // try again after a tenth of what is left.
+                tracing::warn!(%path, error = %e, ttl_s = lease.ttl().as_secs(), "cannot refresh credentials yet; using the current ones");
+                let mut t = lease.times.lock().unwrap_or_else(|p| p.into_inner());
+                t.refresh_at = now + (t.expires_at - now) / 10;
+                Ok(lease.clone())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// New credentials for `path` unless someone already replaced those of `generation`
     /// (after a refused login or a lost privilege), so a burst of failures causes one request.
     pub async fn replace(&self, path: &str, generation: u64) -> Result<Arc<Lease>> {
         let slot = self.slot(path);
-        let mut slot = slot.lock().await;
-        if let Some(lease) = &slot.current {
+        let mut counter = slot.refresh.lock().await;
+        if let Some(lease) = slot.current() {
             if lease.generation != generation {
-                return Ok(lease.clone());
+                return Ok(lease);
             }
             lease.mark_ended();
         }
-        self.fetch(path, &mut slot).await
+        self.fetch(path, &slot, &mut counter).await
     }
 
-    async fn fetch(&self, path: &str, slot: &mut Slot) -> Result<Arc<Lease>> {
+    /// The current lease of `path`, if any, without talking to Vault.
+    pub fn current(&self, path: &str) -> Option<Arc<Lease>> {
+        self.slot(path).current()
+    }
+
+    async fn fetch(&self, path: &str, slot: &Slot, generation: &mut u64) -> Result<Arc<Lease>> {
         let env = self.vault.read(path).await?;
         self.stats.lock().unwrap_or_else(|p| p.into_inner()).issued += 1;
-        slot.generation += 1;
+        *generation += 1;
         let lease = Arc::new(Lease::from_envelope(
             path,
             &env,
-            slot.generation,
+            *generation,
             self.policy.refresh_fraction,
         )?);
         if !lease.lease_id.is_empty() {
@@ -296,7 +337,7 @@ impl CredentialCache {
                 .push(lease.lease_id.clone());
         }
         tracing::info!(%path, lease_id = %lease.lease_id, ttl_s = lease.duration.as_secs(), generation = lease.generation, "new database credentials from Vault");
-        slot.current = Some(lease.clone());
+        *slot.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(lease.clone());
         Ok(lease)
     }
 
@@ -343,6 +384,31 @@ impl CredentialCache {
                 false
             }
         }
+    }
+
+    /// Renews or replaces every cached lease that is past its refresh point; returns how long
+    /// the caller may wait before the next check (a tenth of the shortest lease, 100 ms–10 s).
+    pub async fn refresh_due(&self) -> Duration {
+        let slots: Vec<(String, Arc<Slot>)> = self
+            .slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut next = Duration::from_secs(10);
+        for (path, slot) in slots {
+            let Some(lease) = slot.current() else {
+                continue;
+            };
+            next = next.min(lease.duration / 10);
+            if Instant::now() >= lease.times().refresh_at {
+                if let Err(e) = self.get(&path).await {
+                    tracing::warn!(%path, error = %e, "background credential refresh failed; will retry");
+                }
+            }
+        }
+        next.max(Duration::from_millis(100))
     }
 
     /// Revokes every lease this cache created (when the policy says so). Failures are logged:

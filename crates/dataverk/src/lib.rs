@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod db;
 pub mod error;
 pub mod output;
+pub mod pool;
 pub mod secret;
 pub mod secrets;
 pub mod settings;

@@ -238,7 +238,7 @@ fn a_read_after_the_lease_ended_gets_new_credentials() {
         max_ttl: "2s",
         ..Default::default()
     });
-    let client = new_client(w.seed_settings(), k8s_vault(&w));
+    let client = lazy_client(w.seed_settings(), k8s_vault(&w));
     let first = scalar(&client, "postgres_database", "SELECT current_user");
     std::thread::sleep(Duration::from_millis(3500));
     // devvault has revoked the lease and dropped the user by now.
@@ -259,7 +259,7 @@ fn a_renewable_lease_is_renewed_not_replaced() {
         max_ttl: "1m",
         ..Default::default()
     });
-    let client = new_client(w.seed_settings(), k8s_vault(&w));
+    let client = lazy_client(w.seed_settings(), k8s_vault(&w));
     let first = scalar(&client, "postgres_database", "SELECT current_user");
     // Past two thirds of the lease (4 s), well before its end (6 s).
     std::thread::sleep(Duration::from_millis(4500));

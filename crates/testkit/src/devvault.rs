@@ -116,13 +116,51 @@ impl DevVault {
     }
 
     /// A minimal blocking HTTP/1.1 POST, so testkit needs no HTTP client of its own.
+    /// devvault's counters (`GET sys/devvault/stats`): `creds_issued`, `logins`, ....
+    pub fn stats(&self) -> serde_json::Value {
+        let (status, body) = self.http("GET", "sys/devvault/stats", "");
+        assert_eq!(status, 200, "devvault stats: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("stats JSON");
+        v["data"].clone()
+    }
+
+    /// How many credentials devvault has issued for `creds_path` (`<mount>/creds/<role>`).
+    pub fn creds_issued(&self, creds_path: &str) -> u64 {
+        self.stats()["creds_issued"][creds_path]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// Injects a fault (`POST sys/devvault/faults`), e.g.
+    /// `{"path_prefix": "postgresql/", "status": 503, "count": 3}` or `{"delay_ms": 500}`.
+    pub fn inject_fault(&self, fault: serde_json::Value) {
+        let (status, body) = self.http("POST", "sys/devvault/faults", &fault.to_string());
+        assert!(
+            (200..300).contains(&status),
+            "devvault faults: {status} {body}"
+        );
+    }
+
+    /// Clears every injected fault.
+    pub fn clear_faults(&self) {
+        let (status, body) = self.http("DELETE", "sys/devvault/faults", "");
+        assert!(
+            (200..300).contains(&status),
+            "devvault faults: {status} {body}"
+        );
+    }
+
     fn http_post(&self, path: &str, body: &str) -> (u16, String) {
+        self.http("POST", path, body)
+    }
+
+    fn http(&self, method: &str, path: &str, body: &str) -> (u16, String) {
         let mut stream = TcpStream::connect(self.addr).expect("cannot connect to devvault");
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .expect("set_read_timeout");
         let request = format!(
-            "POST /v1/{path} HTTP/1.1\r\nHost: {}\r\nX-Vault-Token: {}\r\n\
+            "{method} /v1/{path} HTTP/1.1\r\nHost: {}\r\nX-Vault-Token: {}\r\n\
              Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.addr,
             self.root_token,

@@ -61,6 +61,8 @@ pub struct WorldOptions {
     pub max_ttl: &'static str,
     pub username_template: &'static str,
     pub password_charset: &'static str,
+    /// TTL of the Vault tokens issued by Kubernetes login.
+    pub token_ttl: &'static str,
     /// Revocation statements (empty: devvault's default, which drops the user).
     pub revocation_statements: Vec<&'static str>,
 }
@@ -72,6 +74,7 @@ impl Default for WorldOptions {
             max_ttl: "24h",
             username_template: "",
             password_charset: "",
+            token_ttl: "1h",
             revocation_statements: Vec::new(),
         }
     }
@@ -99,7 +102,7 @@ impl World {
             "kubernetes": [{"mount": "kubernetes", "roles": {
                 "team-a": {"bound_service_account_namespaces": ["team-a"],
                            "bound_service_account_names": ["*"],
-                           "policies": ["team-a"], "ttl": "1h", "max_ttl": "24h"}}}],
+                           "policies": ["team-a"], "ttl": opts.token_ttl, "max_ttl": "24h"}}}],
             "database": [{"mount": "postgresql/preprod-fss", "connection_url": pg.url("mydb"),
                 "roles": {"mydb-admin": {
                     "creation_statements": [

@@ -356,6 +356,24 @@ impl VaultClient {
         Ok(out)
     }
 
+    /// Renews the token or logs in again when it is due; does nothing before the first login.
+    /// Run in the background, so that leases created with the token (which Vault revokes with
+    /// it) and the next request do not meet an expired token.
+    pub async fn keep_token_alive(&self) -> Result<()> {
+        if self.token.lock().await.is_none() {
+            return Ok(());
+        }
+        self.current_token().await.map(|_| ())
+    }
+
+    /// Time until the current token should be renewed; `None` before the first login or for
+    /// tokens that never expire.
+    pub async fn token_refresh_in(&self) -> Option<Duration> {
+        let guard = self.token.lock().await;
+        let at = guard.as_ref()?.refresh_at?;
+        Some(at.saturating_duration_since(Instant::now()))
+    }
+
     /// Forgets the token of `generation` after Vault refused it.
     async fn invalidate_token(&self, generation: u64) {
         let mut guard = self.token.lock().await;

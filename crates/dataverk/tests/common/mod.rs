@@ -39,15 +39,27 @@ pub fn token_vault(w: &World, kv_path: Option<&str>) -> VaultConfig {
     }
 }
 
-/// A client on `settings` with `vault`, no dotenv.
-pub fn new_client(settings: PathBuf, vault: VaultConfig) -> Client {
-    Client::with_options(ClientOptions {
+/// Client options for `settings` with `vault`, no dotenv.
+pub fn options(settings: PathBuf, vault: VaultConfig) -> ClientOptions {
+    ClientOptions {
         settings_path: Some(settings),
         env_file: None,
         vault: Some(vault),
         ..Default::default()
-    })
-    .expect("client")
+    }
+}
+
+/// A client on `settings` with `vault`, no dotenv.
+pub fn new_client(settings: PathBuf, vault: VaultConfig) -> Client {
+    Client::with_options(options(settings, vault)).expect("client")
+}
+
+/// A client that refreshes credentials only when they are used (no background task), for
+/// tests that count Vault requests.
+pub fn lazy_client(settings: PathBuf, vault: VaultConfig) -> Client {
+    let mut opts = options(settings, vault);
+    opts.refresh.background = false;
+    Client::with_options(opts).expect("client")
 }
 
 /// The single value of a one-row, one-column result, as text.
