@@ -218,6 +218,52 @@ fn errors_go_to_stderr_with_a_nonzero_exit_and_no_secret_anywhere() {
         &["unsupported URL scheme \"mysql\""],
     );
 
+    // A Vault source whose URL has no user-info placeholder.
+    w.vault.put_kv(
+        "secret/kubeflow/team-a",
+        json!({"POSTGRES_CREDENTIALS": format!("postgres://127.0.0.1:{}/mydb", w.pg.port()),
+               "POSTGRES_CREDS_PATH": testkit::scenario::CREDS_PATH}),
+    );
+    expect_failure(
+        &seed,
+        &["read-sql", "postgres_database", "SELECT 1"],
+        &debug,
+        &["no user-info placeholder", "postgres://user:pass@"],
+    );
+    // A creds path that is not a database secrets engine path: no username/password.
+    w.vault.put_kv(
+        "secret/kubeflow/team-a",
+        json!({"POSTGRES_CREDENTIALS": format!("postgres://user:pass@127.0.0.1:{}/mydb", w.pg.port()),
+               "POSTGRES_CREDS_PATH": "secret/data/kubeflow/team-a"}),
+    );
+    expect_failure(
+        &seed,
+        &["read-sql", "postgres_database", "SELECT 1"],
+        &debug,
+        &["secret/data/kubeflow/team-a", "no string `data.username`"],
+    );
+    w.vault.put_kv(
+        "secret/kubeflow/team-a",
+        json!({"POSTGRES_CREDENTIALS": format!("postgres://user:pass@127.0.0.1:{}/mydb", w.pg.port()),
+               "POSTGRES_CREDS_PATH": testkit::scenario::CREDS_PATH}),
+    );
+    // An unreadable service-account token.
+    let missing_sa = w.dir.path().join("no-such-folder");
+    std::fs::create_dir_all(&missing_sa).unwrap();
+    std::fs::write(missing_sa.join("namespace"), NAMESPACE).unwrap();
+    expect_failure(
+        &seed,
+        &["read-sql", "postgres_database", "SELECT 1"],
+        &[
+            ("K8S_SERVICEACCOUNT_PATH", missing_sa.to_str().unwrap()),
+            ("RUST_LOG", "debug"),
+        ],
+        &[
+            "cannot read the service-account token",
+            "no-such-folder/token",
+        ],
+    );
+
     // Vault refusing the service account of another namespace.
     let token_file = w.serviceaccount_dir().join("token");
     let jwt = k8s_jwt("intruder-ns");
