@@ -143,8 +143,11 @@ impl AsyncClient {
         *self.pool_stats.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A connection for `source`: a pooled one whose lease still holds, else a new one.
+    /// A connection for `source`: a pooled one whose lease still holds, else a new one. The
+    /// lease is looked at first, so a lease that is due is renewed (or replaced) even when only
+    /// pooled connections are used and background refresh is off.
     async fn checkout(&self, source: &str) -> Result<Pooled> {
+        self.lease(source).await?;
         if let Some(p) = self.pool.take(source, &self.pool_stats) {
             return Ok(p);
         }

@@ -281,6 +281,13 @@ fn a_refused_login_gets_new_credentials_once() {
         "mydb",
         &format!("ALTER ROLE \"{first}\" PASSWORD 'changed-behind-our-back'"),
     );
+    // The pooled session stays logged in; end it so the next read must log in again.
+    w.pg.psql(
+        "mydb",
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{first}'"
+        ),
+    );
     let second = scalar(&client, "postgres_database", "SELECT current_user");
     assert_ne!(first, second);
     assert_eq!(client.inner().credentials().unwrap().stats().issued, 2);
