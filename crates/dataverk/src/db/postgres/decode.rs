@@ -5,23 +5,28 @@
 //! `COPY … TO STDOUT (FORMAT binary)` byte stream into fields for it. Keeping this free of the
 //! connection lets the whole hot path be tested from hand-written bytes.
 
+mod array;
 mod copy;
 mod numeric;
+mod text;
 
 use std::sync::Arc;
 
 use arrow::array::{
     ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder,
     Float32Builder, Float64Builder, Int16Builder, Int32Builder, Int64Builder,
-    IntervalMonthDayNanoBuilder, StringBuilder, Time64MicrosecondBuilder,
-    TimestampMicrosecondBuilder, UInt32Builder,
+    IntervalMonthDayNanoBuilder, ListArray, NullBufferBuilder, StringBuilder,
+    Time64MicrosecondBuilder, TimestampMicrosecondBuilder, UInt32Builder,
 };
-use arrow::datatypes::{DataType, IntervalMonthDayNano, Schema, SchemaRef};
+use arrow::buffer::{OffsetBuffer, ScalarBuffer};
+use arrow::datatypes::{DataType, FieldRef, IntervalMonthDayNano, Schema, SchemaRef};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 
+use self::array::Elements;
 pub use self::copy::CopyBinaryDecoder;
 use self::numeric::Numeric;
 pub use self::numeric::{decode_numeric_i128, decode_numeric_text};
+use self::text::{StackText, INET_TEXT_LEN, MAC_TEXT_LEN, TIMETZ_TEXT_LEN};
 use super::types::{arrow_field, PgKind};
 
 /// Why a value or a COPY stream could not be decoded. Messages describe sizes and positions,
@@ -95,8 +100,19 @@ pub enum DecodeError {
 const EPOCH_DAYS: i32 = 10_957;
 /// Microseconds from 1970-01-01 to 2000-01-01.
 const EPOCH_MICROS: i64 = 946_684_800_000_000;
+/// Microseconds in a day: `24:00:00` as a time.
+const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// Bytes per value assumed for string and binary data when sizing a fresh builder.
 const AVERAGE_STRING_LEN: usize = 16;
+
+/// Bytes one value takes in an array's fixed-width buffers: the value itself, or the i32
+/// offset of a string, binary or list value (whose data is counted by [`Column::data_len`]).
+fn fixed_width(data_type: &DataType) -> usize {
+    match data_type {
+        DataType::Boolean => 1,
+        other => other.primitive_width().unwrap_or(4),
+    }
+}
 
 /// Accumulates decoded rows into Arrow arrays for one schema.
 pub struct RowsBuilder {
@@ -128,14 +144,14 @@ impl RowsBuilder {
         let fields: Vec<_> = names
             .iter()
             .zip(kinds)
-            .map(|(name, &kind)| arrow_field(name, kind))
+            .map(|(name, kind)| arrow_field(name, kind))
             .collect();
         let schema = Arc::new(Schema::new(fields));
         let columns = schema
             .fields()
             .iter()
             .zip(kinds)
-            .map(|(field, &kind)| {
+            .map(|(field, kind)| {
                 Column::new(
                     kind,
                     field.data_type(),
@@ -147,11 +163,7 @@ impl RowsBuilder {
         let fixed_row_bytes = schema
             .fields()
             .iter()
-            .map(|field| match field.data_type() {
-                DataType::Boolean => 1,
-                // Utf8 and Binary keep an i32 offset per value.
-                other => other.primitive_width().unwrap_or(4),
-            })
+            .map(|field| fixed_width(field.data_type()))
             .sum();
         RowsBuilder {
             schema,
@@ -232,7 +244,7 @@ impl RowsBuilder {
     pub fn finish(&mut self) -> RecordBatch {
         let rows = self.rows;
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
-        for ((column, field), &kind) in self
+        for ((column, field), kind) in self
             .columns
             .iter_mut()
             .zip(self.schema.fields().iter())
@@ -293,6 +305,10 @@ enum TextForm {
     Jsonb,
     Numeric,
     Uuid,
+    Inet,
+    MacAddr,
+    MacAddr8,
+    TimeTz,
 }
 
 /// One column's Arrow builder; the variant fixes the decoding, so each value costs one match.
@@ -315,12 +331,13 @@ enum Column {
     Time(Time64MicrosecondBuilder),
     Timestamp(TimestampMicrosecondBuilder),
     Interval(IntervalMonthDayNanoBuilder),
+    List(Box<ListColumn>),
 }
 
 impl Column {
     /// A builder of exactly `data_type` (the schema's), room for `rows` values and, for
     /// variable-length columns, `data_bytes` bytes.
-    fn new(kind: PgKind, data_type: &DataType, rows: usize, data_bytes: usize) -> Column {
+    fn new(kind: &PgKind, data_type: &DataType, rows: usize, data_bytes: usize) -> Column {
         let text = |form| Column::Utf8(StringBuilder::with_capacity(rows, data_bytes), form);
         match kind {
             PgKind::Bool => Column::Bool(BooleanBuilder::with_capacity(rows)),
@@ -330,7 +347,7 @@ impl Column {
             PgKind::Oid => Column::Oid(UInt32Builder::with_capacity(rows)),
             PgKind::Float4 => Column::Float4(Float32Builder::with_capacity(rows)),
             PgKind::Float8 => Column::Float8(Float64Builder::with_capacity(rows)),
-            PgKind::Decimal { precision, scale } => Column::Decimal {
+            &PgKind::Decimal { precision, scale } => Column::Decimal {
                 // with_data_type rather than with_precision_and_scale: the schema already holds
                 // the type, and this cannot fail for a hand-made out-of-range PgKind.
                 builder: Decimal128Builder::with_capacity(rows).with_data_type(data_type.clone()),
@@ -341,6 +358,10 @@ impl Column {
             PgKind::Json => text(TextForm::Json),
             PgKind::Jsonb => text(TextForm::Jsonb),
             PgKind::Numeric => text(TextForm::Numeric),
+            PgKind::Inet => text(TextForm::Inet),
+            PgKind::MacAddr => text(TextForm::MacAddr),
+            PgKind::MacAddr8 => text(TextForm::MacAddr8),
+            PgKind::TimeTz => text(TextForm::TimeTz),
             PgKind::Uuid => Column::Utf8(
                 StringBuilder::with_capacity(rows, rows * UUID_TEXT_LEN),
                 TextForm::Uuid,
@@ -352,6 +373,17 @@ impl Column {
                 TimestampMicrosecondBuilder::with_capacity(rows).with_data_type(data_type.clone()),
             ),
             PgKind::Interval => Column::Interval(IntervalMonthDayNanoBuilder::with_capacity(rows)),
+            PgKind::Array(element) => {
+                let DataType::List(field) = data_type else {
+                    unreachable!("arrow_type makes every array kind a List")
+                };
+                Column::List(Box::new(ListColumn::new(
+                    element,
+                    field.clone(),
+                    rows,
+                    data_bytes,
+                )))
+            }
         }
     }
 
@@ -371,6 +403,7 @@ impl Column {
             Column::Time(b) => b.append_null(),
             Column::Timestamp(b) => b.append_null(),
             Column::Interval(b) => b.append_null(),
+            Column::List(list) => list.append_null(),
         }
     }
 
@@ -421,16 +454,49 @@ impl Column {
                 let mut text = [0u8; UUID_TEXT_LEN];
                 b.append_value(format_uuid(fixed(bytes, "uuid")?, &mut text));
             }
+            Column::Utf8(b, TextForm::Inet) => {
+                check_room(b.values_slice().len(), INET_TEXT_LEN)?;
+                let mut text = StackText::new();
+                text::write_inet(bytes, &mut text)?;
+                b.append_value(text.as_str());
+            }
+            Column::Utf8(b, TextForm::MacAddr) => {
+                check_room(b.values_slice().len(), MAC_TEXT_LEN)?;
+                let mut text = StackText::new();
+                text::write_mac(bytes, "macaddr", 6, &mut text)?;
+                b.append_value(text.as_str());
+            }
+            Column::Utf8(b, TextForm::MacAddr8) => {
+                check_room(b.values_slice().len(), MAC_TEXT_LEN)?;
+                let mut text = StackText::new();
+                text::write_mac(bytes, "macaddr8", 8, &mut text)?;
+                b.append_value(text.as_str());
+            }
+            Column::Utf8(b, TextForm::TimeTz) => {
+                check_room(b.values_slice().len(), TIMETZ_TEXT_LEN)?;
+                let mut text = StackText::new();
+                text::write_timetz(bytes, &mut text)?;
+                b.append_value(text.as_str());
+            }
             Column::Bytea(b) => {
                 check_room(b.values_slice().len(), bytes.len())?;
                 b.append_value(bytes)
             }
             Column::Date(b) => b.append_option(date(bytes)?),
-            Column::Time(b) => b.append_value(i64::from_be_bytes(fixed(bytes, "time")?)),
+            Column::Time(b) => b.append_option(time(bytes)?),
             Column::Timestamp(b) => b.append_option(timestamp(bytes)?),
             Column::Interval(b) => b.append_option(interval(bytes)?),
+            Column::List(list) => list.append(bytes)?,
         }
         Ok(())
+    }
+
+    /// Number of values appended since the last [`Column::finish`].
+    fn len(&self) -> usize {
+        match self {
+            Column::List(list) => list.len(),
+            other => other.builder().len(),
+        }
     }
 
     /// Bytes of variable-length value data so far; 0 for fixed-width columns.
@@ -438,12 +504,20 @@ impl Column {
         match self {
             Column::Utf8(b, _) => b.values_slice().len(),
             Column::Bytea(b) => b.values_slice().len(),
+            Column::List(list) => list.data_len(),
             _ => 0,
         }
     }
 
     fn finish(&mut self) -> ArrayRef {
-        let builder: &mut dyn ArrayBuilder = match self {
+        match self {
+            Column::List(list) => list.finish(),
+            other => other.builder_mut().finish(),
+        }
+    }
+
+    fn builder(&self) -> &dyn ArrayBuilder {
+        match self {
             Column::Bool(b) => b,
             Column::Int2(b) => b,
             Column::Int4(b) => b,
@@ -458,8 +532,140 @@ impl Column {
             Column::Time(b) => b,
             Column::Timestamp(b) => b,
             Column::Interval(b) => b,
+            Column::List(_) => unreachable!("a list column has no single builder"),
+        }
+    }
+
+    fn builder_mut(&mut self) -> &mut dyn ArrayBuilder {
+        match self {
+            Column::Bool(b) => b,
+            Column::Int2(b) => b,
+            Column::Int4(b) => b,
+            Column::Int8(b) => b,
+            Column::Oid(b) => b,
+            Column::Float4(b) => b,
+            Column::Float8(b) => b,
+            Column::Decimal { builder, .. } => builder,
+            Column::Utf8(b, _) => b,
+            Column::Bytea(b) => b,
+            Column::Date(b) => b,
+            Column::Time(b) => b,
+            Column::Timestamp(b) => b,
+            Column::Interval(b) => b,
+            Column::List(_) => unreachable!("a list column has no single builder"),
+        }
+    }
+}
+
+/// A List column: the offsets and validity of each array value, and its elements in a column
+/// of their own.
+struct ListColumn {
+    /// The element field of the List type.
+    field: FieldRef,
+    /// Element offsets, starting with 0: value `i` is `elements[offsets[i]..offsets[i + 1]]`.
+    offsets: Vec<i32>,
+    nulls: NullBufferBuilder,
+    elements: Column,
+    /// Bytes each element takes in the elements' fixed-width buffers.
+    element_width: usize,
+    /// An element failed to decode after others of the same value were appended, so the
+    /// elements no longer line up with the offsets.
+    broken: bool,
+}
+
+impl ListColumn {
+    fn new(element: &PgKind, field: FieldRef, rows: usize, data_bytes: usize) -> ListColumn {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        // A guess; the builders grow as needed, and later batches are sized from this one.
+        let element_rows = rows * 4;
+        ListColumn {
+            elements: Column::new(element, field.data_type(), element_rows, data_bytes),
+            element_width: fixed_width(field.data_type()),
+            field,
+            offsets,
+            nulls: NullBufferBuilder::new(rows),
+            broken: false,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    fn last_offset(&self) -> i32 {
+        *self.offsets.last().expect("offsets start with 0")
+    }
+
+    fn append_null(&mut self) {
+        self.offsets.push(self.last_offset());
+        self.nulls.append_null();
+    }
+
+    /// Appends one array value. An invalid header appends nothing; an element that fails to
+    /// decode leaves the column unusable, since the elements before it cannot be taken back.
+    fn append(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
+        if self.broken {
+            return Err(DecodeError::InvalidValue(
+                "an earlier array value of this column failed to decode".into(),
+            ));
+        }
+        let mut elements = Elements::parse(bytes)?;
+        let end = i32::try_from(elements.len())
+            .ok()
+            .and_then(|n| self.last_offset().checked_add(n))
+            .ok_or_else(|| {
+                DecodeError::InvalidValue(format!(
+                    "the column's arrays in this batch would exceed {} elements, the most an \
+                     Arrow list array holds; read in batches of fewer rows",
+                    i32::MAX
+                ))
+            })?;
+        let before = self.elements.len();
+        let mut position = 0;
+        let result = loop {
+            match elements.next_element() {
+                Ok(None) => break Ok(()),
+                Ok(Some(None)) => self.elements.append_null(),
+                Ok(Some(Some(element))) => {
+                    if let Err(err) = self.elements.append(element) {
+                        break Err(err);
+                    }
+                }
+                Err(err) => break Err(err),
+            }
+            position += 1;
         };
-        builder.finish()
+        if let Err(err) = result {
+            self.broken = self.elements.len() != before;
+            let reason = match err {
+                DecodeError::InvalidValue(reason) => reason,
+                other => other.to_string(),
+            };
+            return Err(DecodeError::InvalidValue(format!(
+                "array element {}: {reason}",
+                position + 1
+            )));
+        }
+        self.offsets.push(end);
+        self.nulls.append_non_null();
+        Ok(())
+    }
+
+    /// Bytes of the elements so far, fixed-width and variable-length.
+    fn data_len(&self) -> usize {
+        self.elements.len() * self.element_width + self.elements.data_len()
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+        Arc::new(ListArray::new(
+            self.field.clone(),
+            offsets,
+            self.elements.finish(),
+            self.nulls.finish(),
+        ))
     }
 }
 
@@ -533,21 +739,36 @@ fn date(bytes: &[u8]) -> Result<Option<i32>, DecodeError> {
     }
 }
 
-/// Microseconds since 1970; `None` for `infinity` and `-infinity`, as for dates.
+/// Microseconds since 1970; `None` for `infinity` and `-infinity`, as for dates, and for the
+/// last 29 years Postgres allows (294247-01-10 04:00:54.775807 UTC to 294276-12-31), which
+/// Arrow's i64 microseconds since 1970 cannot hold. Failing the whole read over such a value
+/// would help nobody, and no real event is dated there.
 #[inline]
 fn timestamp(bytes: &[u8]) -> Result<Option<i64>, DecodeError> {
     match i64::from_be_bytes(fixed(bytes, "timestamp")?) {
         i64::MAX | i64::MIN => Ok(None),
-        // Postgres allows years up to 294276, slightly beyond what i64 microseconds since
-        // 1970 can hold.
-        micros => micros.checked_add(EPOCH_MICROS).map(Some).ok_or_else(|| {
-            DecodeError::InvalidValue("timestamp value is beyond year 294247, Arrow's limit".into())
-        }),
+        micros => Ok(micros.checked_add(EPOCH_MICROS)),
+    }
+}
+
+/// Microseconds since midnight. Postgres accepts `24:00:00`, which Arrow's Time64 does not
+/// (its values end before 86400 seconds), so it becomes NULL like the other values Arrow
+/// cannot hold.
+#[inline]
+fn time(bytes: &[u8]) -> Result<Option<i64>, DecodeError> {
+    match i64::from_be_bytes(fixed(bytes, "time")?) {
+        micros @ 0..MICROS_PER_DAY => Ok(Some(micros)),
+        MICROS_PER_DAY => Ok(None),
+        _ => Err(DecodeError::InvalidValue(
+            "time value is outside 00:00:00..24:00:00".into(),
+        )),
     }
 }
 
 /// Binary interval is microseconds (i64), days (i32), months (i32). Postgres 17's `infinity`
-/// and `-infinity` (every field at its maximum or minimum) become NULL, as for timestamps.
+/// and `-infinity` (every field at its maximum or minimum) become NULL, as for timestamps, and
+/// so does a time part beyond ±2562047 hours (about 292 years), which Arrow's nanoseconds
+/// cannot hold (`interval '300 years'` is fine: years are kept as months).
 fn interval(bytes: &[u8]) -> Result<Option<IntervalMonthDayNano>, DecodeError> {
     let b: [u8; 16] = fixed(bytes, "interval")?;
     let micros = i64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
@@ -558,12 +779,9 @@ fn interval(bytes: &[u8]) -> Result<Option<IntervalMonthDayNano>, DecodeError> {
     {
         return Ok(None);
     }
-    let nanos = micros.checked_mul(1000).ok_or_else(|| {
-        DecodeError::InvalidValue(
-            "interval value has a time part beyond 292 years, Arrow's limit".into(),
-        )
-    })?;
-    Ok(Some(IntervalMonthDayNano::new(months, days, nanos)))
+    Ok(micros
+        .checked_mul(1000)
+        .map(|nanos| IntervalMonthDayNano::new(months, days, nanos)))
 }
 
 const UUID_TEXT_LEN: usize = 36;
@@ -585,7 +803,7 @@ fn format_uuid(uuid: [u8; 16], out: &mut [u8; UUID_TEXT_LEN]) -> &str {
 mod tests {
     use arrow::array::{
         Array, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array,
-        Int16Array, Int32Array, Int64Array, IntervalMonthDayNanoArray, StringArray,
+        Int16Array, Int32Array, Int64Array, IntervalMonthDayNanoArray, ListArray, StringArray,
         Time64MicrosecondArray, TimestampMicrosecondArray, UInt32Array,
     };
     use arrow::datatypes::TimeUnit;
@@ -769,7 +987,7 @@ mod tests {
         ];
         let mut input: Vec<Option<&[u8]>> = values.iter().map(|v| Some(&v[..])).collect();
         input.push(None);
-        let a: Decimal128Array = column(kind, &input);
+        let a: Decimal128Array = column(kind.clone(), &input);
         assert_eq!(a.data_type(), &DataType::Decimal128(10, 2));
         assert_eq!(a.value(0), 110);
         assert_eq!(a.value(1), -12_345_678);
@@ -778,7 +996,7 @@ mod tests {
             assert!(a.is_null(i), "{i}");
         }
         assert_eq!(
-            error(kind, &numeric(3, 0, 2, &[1])),
+            error(kind.clone(), &numeric(3, 0, 2, &[1])),
             "row 1, column 1 (\"c0\"): numeric value does not fit decimal(10, 2)"
         );
         assert_eq!(
@@ -870,6 +1088,166 @@ mod tests {
         assert_eq!(a.value_as_time(0).unwrap().to_string(), "13:45:30.123456");
         assert_eq!(a.value(1), 0);
         assert!(a.is_null(2));
+        // 24:00:00 is a valid Postgres time but past Arrow's Time64 range.
+        let a: Time64MicrosecondArray = column(
+            PgKind::Time,
+            &[
+                Some(&(MICROS_PER_DAY - 1).to_be_bytes()),
+                Some(&MICROS_PER_DAY.to_be_bytes()),
+            ],
+        );
+        assert_eq!(a.value_as_time(0).unwrap().to_string(), "23:59:59.999999");
+        assert!(a.is_null(1));
+        assert!(error(PgKind::Time, &(-1i64).to_be_bytes()).contains("outside"));
+        assert!(error(PgKind::Time, &(MICROS_PER_DAY + 1).to_be_bytes()).contains("outside"));
+    }
+
+    #[test]
+    fn network_addresses_and_timetz_as_postgres_prints_them() {
+        let a: StringArray = column(
+            PgKind::Inet,
+            &[
+                Some(&[2, 32, 0, 4, 192, 168, 0, 1]),
+                Some(&[2, 24, 1, 4, 192, 168, 0, 0]),
+                None,
+            ],
+        );
+        assert_eq!(
+            a.iter().collect::<Vec<_>>(),
+            [Some("192.168.0.1"), Some("192.168.0.0/24"), None]
+        );
+        assert!(error(PgKind::Inet, &[2, 32, 0, 4]).contains("inet value of 4 bytes"));
+        let a: StringArray = column(PgKind::MacAddr, &[Some(&[0xa, 0, 0x2b, 1, 2, 3]), None]);
+        assert_eq!(a.value(0), "0a:00:2b:01:02:03");
+        let a: StringArray = column(PgKind::MacAddr8, &[Some(&[1, 2, 3, 4, 5, 6, 7, 8])]);
+        assert_eq!(a.value(0), "01:02:03:04:05:06:07:08");
+        let mut timetz = 3_600_000_000i64.to_be_bytes().to_vec();
+        timetz.extend_from_slice(&(-3600i32).to_be_bytes());
+        let a: StringArray = column(PgKind::TimeTz, &[Some(&timetz), None]);
+        assert_eq!(a.value(0), "01:00:00+01");
+        assert!(a.is_null(1));
+    }
+
+    fn list(element: PgKind) -> PgKind {
+        PgKind::Array(Box::new(element))
+    }
+
+    /// The list at `row` as its elements' display text, `None` for NULL elements.
+    fn elements(a: &ListArray, row: usize) -> Vec<Option<String>> {
+        let values = a.value(row);
+        (0..values.len())
+            .map(|i| {
+                (!values.is_null(i))
+                    .then(|| arrow::util::display::array_value_to_string(&values, i).unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn arrays_become_lists_with_null_and_empty_values_kept() {
+        use self::array::tests::array;
+        let one = 1i32.to_be_bytes();
+        let two = (-2i32).to_be_bytes();
+        let values = [
+            array(&[3], 23, &[Some(&one), None, Some(&two)]),
+            array(&[], 23, &[]),
+            array(&[2, 2], 23, &[Some(&one), Some(&two), None, Some(&one)]),
+        ];
+        let a: ListArray = column(
+            list(PgKind::Int4),
+            &[Some(&values[0]), Some(&values[1]), None, Some(&values[2])],
+        );
+        assert_eq!(
+            a.data_type(),
+            &DataType::List(Arc::new(arrow::datatypes::Field::new(
+                "item",
+                DataType::Int32,
+                true
+            )))
+        );
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(elements(&a, 0), [s("1"), None, s("-2")]);
+        assert!(elements(&a, 1).is_empty() && a.is_valid(1));
+        assert!(a.is_null(2));
+        // Two dimensions, flattened in row-major order.
+        assert_eq!(elements(&a, 3), [s("1"), s("-2"), None, s("1")]);
+    }
+
+    #[test]
+    fn array_elements_use_their_own_decoders() {
+        use self::array::tests::array;
+        let kind = list(PgKind::Decimal {
+            precision: 5,
+            scale: 2,
+        });
+        let price = numeric(0, 0, 2, &[12, 5000]);
+        let value = array(&[2], 1700, &[Some(&price), None]);
+        let a: ListArray = column(kind, &[Some(&value)]);
+        assert_eq!(elements(&a, 0), [Some("12.50".to_string()), None]);
+
+        let value = array(&[2], 25, &[Some(b"a"), Some("é".as_bytes())]);
+        let a: ListArray = column(list(PgKind::Text), &[Some(&value), None]);
+        assert_eq!(
+            elements(&a, 0),
+            [Some("a".to_string()), Some("é".to_string())]
+        );
+        assert!(a.is_null(1));
+    }
+
+    #[test]
+    fn array_errors_name_the_element_and_poison_only_when_needed() {
+        use self::array::tests::array;
+        // A bad header appends nothing: the column goes on.
+        let mut rows = builder(&[list(PgKind::Int4)]);
+        let err = rows.append(0, Some(&[0, 0, 0])).unwrap_err().to_string();
+        assert!(err.contains("array value has 3 bytes"), "{err}");
+        rows.append(0, None).unwrap();
+        // A bad first element appends nothing either.
+        let bad_first = array(&[1], 23, &[Some(&[1])]);
+        let err = rows.append(0, Some(&bad_first)).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "row 2, column 1 (\"c0\"): array element 1: int4 value has 1 bytes, expected 4"
+        );
+        rows.append(0, Some(&array(&[], 23, &[]))).unwrap();
+        // A bad later element leaves the column unusable.
+        let bad_second = array(&[2], 23, &[Some(&[0, 0, 0, 1]), Some(&[1])]);
+        assert!(rows
+            .append(0, Some(&bad_second))
+            .unwrap_err()
+            .to_string()
+            .contains("array element 2"));
+        let err = rows
+            .append(0, None)
+            .map(|_| ())
+            .and_then(|()| rows.append(0, Some(&array(&[], 23, &[]))));
+        assert!(err.unwrap_err().to_string().contains("earlier array value"));
+        // A fresh batch starts clean.
+        let batch = rows.finish();
+        assert_eq!(batch.num_rows(), 3);
+        rows.append(0, Some(&array(&[1], 23, &[Some(&[0, 0, 0, 7])])))
+            .unwrap();
+        let a = rows.finish();
+        let a = a.column(0).as_any().downcast_ref::<ListArray>().unwrap();
+        assert_eq!(elements(a, 0), [Some("7".to_string())]);
+    }
+
+    #[test]
+    fn list_columns_count_their_elements_bytes() {
+        use self::array::tests::array;
+        let mut rows = builder(&[list(PgKind::Int8)]);
+        let eight = 8i64.to_be_bytes();
+        rows.append(
+            0,
+            Some(&array(&[3], 20, &[Some(&eight), None, Some(&eight)])),
+        )
+        .unwrap();
+        // One offset for the row, three 8-byte elements.
+        assert_eq!(rows.buffered_bytes(), 4 + 3 * 8);
+        let mut rows = builder(&[list(PgKind::Text)]);
+        rows.append(0, Some(&array(&[2], 25, &[Some(b"abc"), Some(b"de")])))
+            .unwrap();
+        assert_eq!(rows.buffered_bytes(), 4 + 2 * 4 + 5);
     }
 
     #[test]
@@ -907,9 +1285,20 @@ mod tests {
         assert_eq!(a.value(0), EPOCH_MICROS);
         assert!(a.is_null(3) && a.is_null(4));
 
-        // Postgres' last timestamp, 294276-12-31, is past what Arrow can hold.
+        // Postgres' last timestamp, 294276-12-31, is past what Arrow can hold: NULL. The last
+        // one Arrow holds is kept.
         let last = 9_223_371_331_199_999_999i64;
-        assert!(error(PgKind::Timestamp, &last.to_be_bytes()).contains("beyond year 294247"));
+        let arrow_last = i64::MAX - EPOCH_MICROS;
+        let a: TimestampMicrosecondArray = column(
+            PgKind::Timestamp,
+            &[
+                Some(&last.to_be_bytes()),
+                Some(&arrow_last.to_be_bytes()),
+                Some(&(arrow_last + 1).to_be_bytes()),
+            ],
+        );
+        assert!(a.is_null(0) && a.is_null(2));
+        assert_eq!(a.value(1), i64::MAX);
     }
 
     fn interval_bytes(micros: i64, days: i32, months: i32) -> Vec<u8> {
@@ -933,7 +1322,17 @@ mod tests {
         assert_eq!(a.value(0), IntervalMonthDayNano::new(14, 2, 3_000_001_000));
         assert_eq!(a.value(1), IntervalMonthDayNano::new(-3, -2, -1_000));
         assert!(a.is_null(2) && a.is_null(3) && a.is_null(4));
-        assert!(error(PgKind::Interval, &interval_bytes(i64::MAX, 0, 0)).contains("292 years"));
+        // A time part beyond what i64 nanoseconds hold is NULL too; just below it is kept.
+        let most = i64::MAX / 1000;
+        let a: IntervalMonthDayNanoArray = column(
+            PgKind::Interval,
+            &[
+                Some(&interval_bytes(most + 1, 0, 0)),
+                Some(&interval_bytes(-most, 1, 2)),
+            ],
+        );
+        assert!(a.is_null(0));
+        assert_eq!(a.value(1), IntervalMonthDayNano::new(2, 1, -most * 1000));
     }
 
     #[test]
@@ -1103,6 +1502,15 @@ mod tests {
             PgKind::Uuid,
             PgKind::Json,
             PgKind::Jsonb,
+            PgKind::Inet,
+            PgKind::MacAddr,
+            PgKind::MacAddr8,
+            PgKind::TimeTz,
+            list(PgKind::Interval),
+            list(PgKind::Decimal {
+                precision: 3,
+                scale: 1,
+            }),
         ];
         let mut rows = builder(&kinds);
         for col in 0..kinds.len() {
@@ -1113,7 +1521,7 @@ mod tests {
         for (i, kind) in kinds.iter().enumerate() {
             assert_eq!(
                 batch.column(i).data_type(),
-                &super::super::types::arrow_type(*kind)
+                &super::super::types::arrow_type(kind)
             );
             assert!(batch.column(i).is_null(0));
         }

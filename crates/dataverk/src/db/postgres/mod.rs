@@ -11,4 +11,4 @@ mod read;
 pub mod types;
 
 pub use connect::{connect, ConnectFailure, PgConnection};
-pub use read::{execute, query_batches};
+pub use read::{execute, query_batches, query_batches_via, ReadPath};

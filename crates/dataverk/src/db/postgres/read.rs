@@ -1,13 +1,16 @@
 //! Running a query and streaming its rows into Arrow record batches.
 
+use std::borrow::Cow;
+
 use super::connect::sql_error;
 use super::decode::{CopyBinaryDecoder, RowsBuilder};
-use super::types::{kind_for, PgKind};
+use super::types::{plan_for, ColumnPlan, PgKind};
 use crate::error::{Error, Result};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use futures_util::{pin_mut, StreamExt};
 use tokio_postgres::types::{FromSql, Type};
+use tokio_postgres::SimpleQueryMessage;
 
 /// Any value's raw binary form, for the normal-protocol path.
 struct Raw<'a>(Option<&'a [u8]>);
@@ -65,31 +68,54 @@ fn copyable(sql: &str) -> bool {
     )
 }
 
-/// The COPY statement for `query`. Columns without a binary decoder are cast to text in SQL;
-/// that needs the query as a CTE with positional column aliases, which also keeps duplicate
-/// column names working (the Arrow schema takes the original names from the description).
-fn copy_sql(query: &str, kinds: &[Option<PgKind>]) -> String {
-    if kinds.iter().all(Option::is_some) {
-        return format!("COPY (\n{query}\n) TO STDOUT (FORMAT binary)");
+/// The query with each column that has a cast in its plan cast in SQL. The casts need the
+/// query as a CTE with positional column aliases, which also keeps duplicate column names
+/// working (the Arrow schema takes the original names from the description).
+fn select_sql<'q>(query: &'q str, plans: &[ColumnPlan]) -> Cow<'q, str> {
+    if plans.iter().all(|p| p.cast.is_none()) {
+        return Cow::Borrowed(query);
     }
-    let aliases: Vec<String> = (0..kinds.len()).map(|i| format!("c{i}")).collect();
-    let select: Vec<String> = kinds
+    let aliases: Vec<String> = (0..plans.len()).map(|i| format!("c{i}")).collect();
+    let select: Vec<String> = plans
         .iter()
         .zip(&aliases)
-        .map(|(k, a)| match k {
-            Some(_) => a.clone(),
-            None => format!("{a}::text"),
+        .map(|(plan, alias)| match plan.cast {
+            None => alias.clone(),
+            Some(cast) => format!("{alias}::{cast}"),
         })
         .collect();
-    format!(
-        "COPY (WITH dataverk_q({}) AS (\n{query}\n) SELECT {} FROM dataverk_q) TO STDOUT (FORMAT binary)",
+    Cow::Owned(format!(
+        "WITH dataverk_q({}) AS (\n{query}\n) SELECT {} FROM dataverk_q",
         aliases.join(", "),
         select.join(", ")
-    )
+    ))
+}
+
+/// The COPY statement that sends `select` (from [`select_sql`]) in binary.
+fn copy_sql(select: &str) -> String {
+    format!("COPY (\n{select}\n) TO STDOUT (FORMAT binary)")
 }
 
 fn decode_error(e: super::decode::DecodeError) -> Error {
     Error::Decode(e.to_string())
+}
+
+/// Which protocol carries a query's rows. Both give the same schema and values, except where
+/// [`ReadPath::Query`] says otherwise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReadPath {
+    /// COPY when the statement allows it, else the normal protocol.
+    #[default]
+    Auto,
+    /// `COPY (…) TO STDOUT (FORMAT binary)`: the fastest, but only for queries (SELECT,
+    /// VALUES, TABLE, WITH, and INSERT/UPDATE/DELETE/MERGE … RETURNING).
+    Copy,
+    /// The normal (extended) protocol with binary results, for any statement that returns
+    /// rows. A statement COPY cannot run (SHOW, EXPLAIN, FETCH, EXECUTE, CALL) cannot have
+    /// casts put around it either: when one of its columns has a type without a binary
+    /// decoder, it runs through the simple protocol and every column comes back as Postgres'
+    /// text (Utf8).
+    Query,
 }
 
 /// Runs `query` and hands its rows to `sink` in record batches of up to `batch_rows` rows, as
@@ -98,6 +124,17 @@ pub async fn query_batches(
     client: &tokio_postgres::Client,
     query: &str,
     batch_rows: usize,
+    sink: &mut (dyn FnMut(RecordBatch) -> Result<()> + Send),
+) -> Result<SchemaRef> {
+    query_batches_via(client, query, batch_rows, ReadPath::Auto, sink).await
+}
+
+/// [`query_batches`] over a chosen protocol; for tests and benchmarks that compare the two.
+pub async fn query_batches_via(
+    client: &tokio_postgres::Client,
+    query: &str,
+    batch_rows: usize,
+    path: ReadPath,
     sink: &mut (dyn FnMut(RecordBatch) -> Result<()> + Send),
 ) -> Result<SchemaRef> {
     let query = trim_statement(query);
@@ -109,18 +146,35 @@ pub async fn query_batches(
         ));
     }
     let names: Vec<String> = columns.iter().map(|c| c.name().to_string()).collect();
-    let kinds: Vec<Option<PgKind>> = columns
+    let plans: Vec<ColumnPlan> = columns
         .iter()
-        .map(|c| kind_for(c.type_(), c.type_modifier()))
+        .map(|c| plan_for(c.type_(), c.type_modifier()))
         .collect();
-    let decode_kinds: Vec<PgKind> = kinds.iter().map(|k| k.unwrap_or(PgKind::Text)).collect();
     let batch_rows = batch_rows.max(1);
-    let mut rows = RowsBuilder::new(&names, &decode_kinds, batch_rows.min(8192));
-    let schema = rows.schema();
+    let copyable = copyable(query);
+    let path = match path {
+        ReadPath::Auto if copyable => ReadPath::Copy,
+        ReadPath::Auto => ReadPath::Query,
+        chosen => chosen,
+    };
+    let select = select_sql(query, &plans);
+    if path == ReadPath::Query && !copyable && matches!(select, Cow::Owned(_)) {
+        if let Some((name, ty)) = columns
+            .iter()
+            .zip(&plans)
+            .find_map(|(c, p)| p.cast.map(|_| (c.name(), c.type_())))
+        {
+            tracing::debug!(column = name, r#type = %ty, "no binary decoder and no way to cast; reading every column as text");
+        }
+        return read_as_text(client, query, &names, batch_rows, sink).await;
+    }
 
-    if copyable(query) {
+    let kinds: Vec<PgKind> = plans.into_iter().map(|p| p.kind).collect();
+    let mut rows = RowsBuilder::new(&names, &kinds, batch_rows.min(8192));
+    let schema = rows.schema();
+    if path == ReadPath::Copy {
         let stream = client
-            .copy_out(copy_sql(query, &kinds).as_str())
+            .copy_out(copy_sql(&select).as_str())
             .await
             .map_err(sql_error)?;
         pin_mut!(stream);
@@ -134,33 +188,58 @@ pub async fn query_batches(
         }
         decoder.finish().map_err(decode_error)?;
     } else {
+        let statement = match &select {
+            // Already prepared: no second round trip.
+            Cow::Borrowed(_) => statement,
+            Cow::Owned(sql) => client.prepare(sql).await.map_err(sql_error)?,
+        };
         let stream = client
             .query_raw(&statement, std::iter::empty::<i32>())
             .await
             .map_err(sql_error)?;
         pin_mut!(stream);
-        let mut hex = String::new();
         while let Some(row) = stream.next().await {
             let row = row.map_err(sql_error)?;
-            for (i, kind) in kinds.iter().enumerate() {
+            for i in 0..kinds.len() {
                 let Raw(value) = row.try_get::<_, Raw>(i).map_err(sql_error)?;
-                match (kind, value) {
-                    // A type without a binary decoder cannot be cast here: keep its bytes as
-                    // text when they are UTF-8 (the usual case), else as Postgres' hex form.
-                    (None, Some(bytes)) if std::str::from_utf8(bytes).is_err() => {
-                        hex.clear();
-                        hex.push_str("\\x");
-                        for b in bytes {
-                            hex.push_str(&format!("{b:02x}"));
-                        }
-                        rows.append(i, Some(hex.as_bytes())).map_err(decode_error)?
-                    }
-                    _ => rows.append(i, value).map_err(decode_error)?,
-                }
+                rows.append(i, value).map_err(decode_error)?;
             }
             if rows.len() >= batch_rows {
                 sink(rows.finish())?;
             }
+        }
+    }
+    if !rows.is_empty() {
+        sink(rows.finish())?;
+    }
+    Ok(schema)
+}
+
+/// Runs `query` through the simple protocol, whose values are always Postgres' text, and
+/// hands every column over as Utf8.
+async fn read_as_text(
+    client: &tokio_postgres::Client,
+    query: &str,
+    names: &[String],
+    batch_rows: usize,
+    sink: &mut (dyn FnMut(RecordBatch) -> Result<()> + Send),
+) -> Result<SchemaRef> {
+    let kinds = vec![PgKind::Text; names.len()];
+    let mut rows = RowsBuilder::new(names, &kinds, batch_rows.min(8192));
+    let schema = rows.schema();
+    let stream = client.simple_query_raw(query).await.map_err(sql_error)?;
+    pin_mut!(stream);
+    while let Some(message) = stream.next().await {
+        let SimpleQueryMessage::Row(row) = message.map_err(sql_error)? else {
+            continue;
+        };
+        for i in 0..kinds.len() {
+            let value = row.try_get(i).map_err(sql_error)?;
+            rows.append(i, value.map(str::as_bytes))
+                .map_err(decode_error)?;
+        }
+        if rows.len() >= batch_rows {
+            sink(rows.finish())?;
         }
     }
     if !rows.is_empty() {
@@ -191,14 +270,25 @@ mod tests {
     }
 
     #[test]
-    fn copy_statement_casts_only_undecodable_columns() {
+    fn only_columns_without_a_binary_decoder_are_cast() {
+        let int4 = plan_for(&Type::INT4, -1);
         assert_eq!(
-            copy_sql("SELECT 1 -- c", &[Some(PgKind::Int4)]),
+            copy_sql(&select_sql("SELECT 1 -- c", std::slice::from_ref(&int4))),
             "COPY (\nSELECT 1 -- c\n) TO STDOUT (FORMAT binary)"
         );
+        assert!(matches!(
+            select_sql("SELECT 1", std::slice::from_ref(&int4)),
+            Cow::Borrowed(_)
+        ));
+        let plans = [
+            int4,
+            plan_for(&Type::POINT, -1),
+            plan_for(&Type::MONEY_ARRAY, -1),
+        ];
         assert_eq!(
-            copy_sql("SELECT 1, x", &[Some(PgKind::Int4), None]),
-            "COPY (WITH dataverk_q(c0, c1) AS (\nSELECT 1, x\n) SELECT c0, c1::text FROM dataverk_q) TO STDOUT (FORMAT binary)"
+            copy_sql(&select_sql("SELECT 1, x, y", &plans)),
+            "COPY (\nWITH dataverk_q(c0, c1, c2) AS (\nSELECT 1, x, y\n) \
+             SELECT c0, c1::text, c2::numeric[] FROM dataverk_q\n) TO STDOUT (FORMAT binary)"
         );
     }
 

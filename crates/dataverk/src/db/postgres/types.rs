@@ -1,9 +1,9 @@
-//! The type map of the Postgres read path: which Postgres column types are decoded from their
-//! binary wire form, and the Arrow type each one becomes.
+//! The type map of the Postgres read path: how each result column is read (decoded from its
+//! binary wire form, or cast in SQL first) and the Arrow type it becomes.
 //!
-//! Types missing from the map are not lost: the connector casts such a column to `text` in SQL
-//! and decodes it as [`PgKind::Text`], so the map only has to cover types whose binary form we
-//! decode ourselves.
+//! Types missing from the binary map are not lost: [`plan_for`] casts such a column in SQL
+//! (to `text`, or `money` to `numeric`) and the cast value is decoded instead, so every type
+//! comes back as exactly what Postgres prints for it.
 
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use arrow::datatypes::{DataType, Field, IntervalUnit, TimeUnit};
 use tokio_postgres::types::{Kind, Type};
 
 /// How one result column is decoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PgKind {
     /// `bool` → Boolean.
     Bool,
@@ -44,6 +44,9 @@ pub enum PgKind {
     Date,
     /// `time` → Time64(Microsecond).
     Time,
+    /// `timetz` → Utf8 as Postgres prints it (`13:45:30.5+02`): Arrow has no time of day with
+    /// an offset, and moving it to UTC would change the time of day it names.
+    TimeTz,
     /// `timestamp` → Timestamp(Microsecond, None).
     Timestamp,
     /// `timestamptz` → Timestamp(Microsecond, "UTC").
@@ -56,6 +59,25 @@ pub enum PgKind {
     Json,
     /// `jsonb` → Utf8.
     Jsonb,
+    /// `inet` and `cidr` → Utf8 as Postgres prints them (`10.0.0.1`, `10.0.0.0/8`, `::1`).
+    Inet,
+    /// `macaddr` → Utf8 (`08:00:2b:01:02:03`).
+    MacAddr,
+    /// `macaddr8` → Utf8 (`08:00:2b:ff:fe:01:02:03`).
+    MacAddr8,
+    /// An array of this element kind → List of the element's Arrow type. Arrays of more than
+    /// one dimension are flattened in row-major order (Postgres' own storage order).
+    Array(Box<PgKind>),
+}
+
+/// How one result column is read: optionally cast in SQL, then decoded from binary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnPlan {
+    /// The SQL type the column is cast to before it is sent (`text`, `numeric`, `text[]`, …);
+    /// `None` when its own binary form is decoded.
+    pub cast: Option<&'static str>,
+    /// How the (cast) column's binary values are decoded.
+    pub kind: PgKind,
 }
 
 /// Largest precision an Arrow Decimal128 can hold.
@@ -90,18 +112,55 @@ pub fn kind_for(ty: &Type, type_modifier: i32) -> Option<PgKind> {
         Type::TIME => PgKind::Time,
         Type::TIMESTAMP => PgKind::Timestamp,
         Type::TIMESTAMPTZ => PgKind::TimestampTz,
+        Type::TIMETZ => PgKind::TimeTz,
         Type::INTERVAL => PgKind::Interval,
         Type::UUID => PgKind::Uuid,
         Type::JSON => PgKind::Json,
         Type::JSONB => PgKind::Jsonb,
-        _ => return non_builtin_kind(ty),
+        Type::INET | Type::CIDR => PgKind::Inet,
+        Type::MACADDR => PgKind::MacAddr,
+        Type::MACADDR8 => PgKind::MacAddr8,
+        _ => return non_builtin_kind(ty, type_modifier),
     };
     Some(kind)
 }
 
-/// Types that have no fixed OID but whose binary form we still know.
-fn non_builtin_kind(ty: &Type) -> Option<PgKind> {
+/// How a column of this type and type modifier is read: its binary form when [`kind_for`]
+/// knows it, else a cast in SQL to a type whose binary form is decoded. Never fails: a type
+/// nobody foresaw is read as the text Postgres prints for it.
+pub fn plan_for(ty: &Type, type_modifier: i32) -> ColumnPlan {
+    if let Some(kind) = kind_for(ty, type_modifier) {
+        return ColumnPlan { cast: None, kind };
+    }
+    let (cast, kind) = match *ty {
+        // money's binary form counts in units of the server's lc_monetary fraction digits,
+        // which the client cannot see; its text form is locale-formatted (`$1,000.00`). The
+        // server's cast to numeric gives the exact amount whatever the locale.
+        Type::MONEY => ("numeric", PgKind::Numeric),
+        Type::MONEY_ARRAY => ("numeric[]", PgKind::Array(Box::new(PgKind::Numeric))),
+        _ => match ty.kind() {
+            Kind::Domain(base) => return plan_for(base, -1),
+            // Each element as its text, so the array stays a list.
+            Kind::Array(_) => ("text[]", PgKind::Array(Box::new(PgKind::Text))),
+            _ => ("text", PgKind::Text),
+        },
+    };
+    ColumnPlan {
+        cast: Some(cast),
+        kind,
+    }
+}
+
+/// Arrays, and types without a fixed OID whose binary form we still know.
+fn non_builtin_kind(ty: &Type, type_modifier: i32) -> Option<PgKind> {
     match ty.kind() {
+        // array_send writes every element with its element type's send function. An array
+        // column's type modifier is its elements' (numeric(10,2)[] has numeric(10,2)'s).
+        Kind::Array(element) => match kind_for(element, type_modifier)? {
+            // Arrays of arrays do not exist in Postgres; this only guards the recursion.
+            PgKind::Array(_) => None,
+            element => Some(PgKind::Array(Box::new(element))),
+        },
         // enum_send writes the label as text.
         Kind::Enum(_) => Some(PgKind::Text),
         // A domain is sent exactly like its base type. Its own type modifier is not in the row
@@ -139,7 +198,7 @@ fn numeric_kind(type_modifier: i32) -> PgKind {
 }
 
 /// The Arrow data type a column of this kind is decoded into.
-pub fn arrow_type(kind: PgKind) -> DataType {
+pub fn arrow_type(kind: &PgKind) -> DataType {
     match kind {
         PgKind::Bool => DataType::Boolean,
         PgKind::Int2 => DataType::Int16,
@@ -148,22 +207,32 @@ pub fn arrow_type(kind: PgKind) -> DataType {
         PgKind::Oid => DataType::UInt32,
         PgKind::Float4 => DataType::Float32,
         PgKind::Float8 => DataType::Float64,
-        PgKind::Decimal { precision, scale } => DataType::Decimal128(precision, scale),
-        PgKind::Numeric | PgKind::Text | PgKind::Uuid | PgKind::Json | PgKind::Jsonb => {
-            DataType::Utf8
-        }
+        PgKind::Decimal { precision, scale } => DataType::Decimal128(*precision, *scale),
+        PgKind::Numeric
+        | PgKind::Text
+        | PgKind::TimeTz
+        | PgKind::Uuid
+        | PgKind::Json
+        | PgKind::Jsonb
+        | PgKind::Inet
+        | PgKind::MacAddr
+        | PgKind::MacAddr8 => DataType::Utf8,
         PgKind::Bytea => DataType::Binary,
         PgKind::Date => DataType::Date32,
         PgKind::Time => DataType::Time64(TimeUnit::Microsecond),
         PgKind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
         PgKind::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some(Arc::from("UTC"))),
         PgKind::Interval => DataType::Interval(IntervalUnit::MonthDayNano),
+        // Elements may be NULL; the field is named "item", as Arrow and pyarrow name it.
+        PgKind::Array(element) => {
+            DataType::List(Arc::new(Field::new_list_field(arrow_type(element), true)))
+        }
     }
 }
 
 /// The Arrow field for a column; always nullable, because a row description does not say
 /// whether a result column can be NULL.
-pub fn arrow_field(name: &str, kind: PgKind) -> Field {
+pub fn arrow_field(name: &str, kind: &PgKind) -> Field {
     Field::new(name, arrow_type(kind), true)
 }
 
@@ -218,10 +287,22 @@ mod tests {
             (Type::UUID, PgKind::Uuid, DataType::Utf8),
             (Type::JSON, PgKind::Json, DataType::Utf8),
             (Type::JSONB, PgKind::Jsonb, DataType::Utf8),
+            (Type::TIMETZ, PgKind::TimeTz, DataType::Utf8),
+            (Type::INET, PgKind::Inet, DataType::Utf8),
+            (Type::CIDR, PgKind::Inet, DataType::Utf8),
+            (Type::MACADDR, PgKind::MacAddr, DataType::Utf8),
+            (Type::MACADDR8, PgKind::MacAddr8, DataType::Utf8),
         ];
         for (ty, kind, data_type) in cases {
-            assert_eq!(kind_for(&ty, -1), Some(kind), "{ty}");
-            let field = arrow_field("c", kind);
+            assert_eq!(kind_for(&ty, -1), Some(kind.clone()), "{ty}");
+            assert_eq!(
+                plan_for(&ty, -1),
+                ColumnPlan {
+                    cast: None,
+                    kind: kind.clone()
+                }
+            );
+            let field = arrow_field("c", &kind);
             assert_eq!(field.data_type(), &data_type, "{ty}");
             assert!(field.is_nullable());
             assert_eq!(field.name(), "c");
@@ -229,23 +310,83 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_types_are_cast_to_text_by_the_caller() {
+    fn other_types_are_cast_to_text_in_sql() {
         for ty in [
             Type::CHAR,
-            Type::TIMETZ,
-            Type::MONEY,
-            Type::INET,
-            Type::CIDR,
             Type::BIT,
             Type::VARBIT,
             Type::POINT,
-            Type::INT4_ARRAY,
-            Type::TEXT_ARRAY,
             Type::INT4_RANGE,
             Type::TS_VECTOR,
             Type::RECORD,
+            Type::VOID,
+            Type::REGCLASS,
+            Type::PG_LSN,
         ] {
             assert_eq!(kind_for(&ty, -1), None, "{ty}");
+            assert_eq!(
+                plan_for(&ty, -1),
+                ColumnPlan {
+                    cast: Some("text"),
+                    kind: PgKind::Text
+                },
+                "{ty}"
+            );
+        }
+    }
+
+    #[test]
+    fn money_is_cast_to_numeric() {
+        assert_eq!(kind_for(&Type::MONEY, -1), None);
+        assert_eq!(
+            plan_for(&Type::MONEY, -1),
+            ColumnPlan {
+                cast: Some("numeric"),
+                kind: PgKind::Numeric
+            }
+        );
+        assert_eq!(
+            plan_for(&Type::MONEY_ARRAY, -1),
+            ColumnPlan {
+                cast: Some("numeric[]"),
+                kind: PgKind::Array(Box::new(PgKind::Numeric))
+            }
+        );
+    }
+
+    #[test]
+    fn arrays_are_lists_of_their_elements() {
+        let list = |kind: PgKind| PgKind::Array(Box::new(kind));
+        assert_eq!(kind_for(&Type::INT4_ARRAY, -1), Some(list(PgKind::Int4)));
+        assert_eq!(kind_for(&Type::TEXT_ARRAY, -1), Some(list(PgKind::Text)));
+        assert_eq!(kind_for(&Type::INET_ARRAY, -1), Some(list(PgKind::Inet)));
+        assert_eq!(
+            kind_for(&Type::TIMESTAMPTZ_ARRAY, -1),
+            Some(list(PgKind::TimestampTz))
+        );
+        // The column's type modifier is its elements'.
+        assert_eq!(
+            kind_for(&Type::NUMERIC_ARRAY, numeric_typmod(10, 2)),
+            Some(list(PgKind::Decimal {
+                precision: 10,
+                scale: 2
+            }))
+        );
+        assert_eq!(
+            arrow_type(&list(PgKind::Int8)),
+            DataType::List(Arc::new(Field::new("item", DataType::Int64, true)))
+        );
+        // An array whose elements have no binary decoder becomes a list of their text.
+        for ty in [Type::POINT_ARRAY, Type::CHAR_ARRAY, Type::INT4_RANGE_ARRAY] {
+            assert_eq!(kind_for(&ty, -1), None, "{ty}");
+            assert_eq!(
+                plan_for(&ty, -1),
+                ColumnPlan {
+                    cast: Some("text[]"),
+                    kind: list(PgKind::Text)
+                },
+                "{ty}"
+            );
         }
     }
 
@@ -275,7 +416,7 @@ mod tests {
         assert_eq!(
             arrow_field(
                 "p",
-                PgKind::Decimal {
+                &PgKind::Decimal {
                     precision: 10,
                     scale: 2
                 }
@@ -351,5 +492,25 @@ mod tests {
         assert_eq!(kind_for(&email, -1), Some(PgKind::Text));
         let hstore = Type::new("hstore".into(), 91_238, Kind::Simple, "public".into());
         assert_eq!(kind_for(&hstore, -1), None);
+        assert_eq!(plan_for(&hstore, -1).cast, Some("text"));
+        let moods = Type::new("_mood".into(), 91_239, Kind::Array(mood), "public".into());
+        assert_eq!(
+            kind_for(&moods, -1),
+            Some(PgKind::Array(Box::new(PgKind::Text)))
+        );
+        let cash = Type::new(
+            "cash".into(),
+            91_240,
+            Kind::Domain(Type::MONEY),
+            "public".into(),
+        );
+        assert_eq!(plan_for(&cash, -1).cast, Some("numeric"));
+        let spot = Type::new(
+            "spot".into(),
+            91_241,
+            Kind::Domain(Type::POINT),
+            "public".into(),
+        );
+        assert_eq!(plan_for(&spot, -1).cast, Some("text"));
     }
 }
