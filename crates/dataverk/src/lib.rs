@@ -11,6 +11,7 @@
 //!
 //! [`Client`] (blocking) and [`AsyncClient`] are the facade over all of it.
 
+pub mod access;
 pub mod client;
 pub mod credentials;
 pub mod db;
