@@ -152,6 +152,97 @@ impl PgCluster {
         check("pg_ctl restart", &output);
     }
 
+    /// Turns on TLS with a fresh test CA and a server certificate for `127.0.0.1`/`localhost`,
+    /// made with the `openssl` command, and restarts; returns the CA certificate's PEM file.
+    /// With `only_tls`, host connections without TLS are refused (`hostssl` in pg_hba.conf).
+    pub fn enable_ssl(&self, only_tls: bool) -> PathBuf {
+        let data = data_dir(self.dir.path());
+        let certs = self.dir.path().join("certs");
+        fs::create_dir_all(&certs).expect("cannot create the certificate folder");
+        let ext = certs.join("server.ext");
+        fs::write(
+            &ext,
+            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
+             extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+        )
+        .expect("cannot write the certificate extensions");
+        let openssl = |args: &[&str]| {
+            let output = Command::new("openssl")
+                .args(args)
+                .current_dir(&certs)
+                .output()
+                .expect("cannot run openssl");
+            check("openssl", &output);
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-subj",
+            "/CN=testkit CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "server.crt",
+            "-extfile",
+            "server.ext",
+        ]);
+        for name in ["server.crt", "server.key"] {
+            fs::copy(certs.join(name), data.join(name))
+                .expect("cannot copy the server certificate");
+        }
+        give_to_postgres(self.dir.path());
+        let _ = Command::new("chmod")
+            .arg("600")
+            .arg(data.join("server.key"))
+            .output();
+        append_conf(
+            &data,
+            "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+        );
+        if only_tls {
+            let hba = "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n";
+            fs::write(data.join("pg_hba.conf"), hba).expect("cannot write pg_hba.conf");
+        }
+        self.restart();
+        certs.join("ca.pem")
+    }
+
     /// Stops the server (`pg_ctl stop -m fast`); the data stays until the cluster is dropped.
     pub fn stop(&self) {
         let output = self.pg_ctl(&["-w", "-t", "60", "-m", "fast", "stop"]);

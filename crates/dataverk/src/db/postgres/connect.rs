@@ -1,10 +1,12 @@
 //! Opening a connection and telling a refused login from other failures.
 
+use super::tls;
 use crate::db::url::redact;
 use crate::error::Error;
 use crate::Secret;
 use std::str::FromStr;
 use tokio_postgres::error::SqlState;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// An open connection; the protocol task runs on the runtime until the client is dropped.
 pub struct PgConnection {
@@ -48,21 +50,29 @@ impl ConnectFailure {
 /// Opens a connection to `url` (which may hold credentials) for `source_name`.
 pub async fn connect(url: &Secret, source_name: &str) -> Result<PgConnection, ConnectFailure> {
     let target = redact(url.expose());
-    let config = tokio_postgres::Config::from_str(url.expose()).map_err(|e| {
+    let bad_url = |message: String| {
         ConnectFailure::Other(Error::Url {
             source_name: source_name.to_string(),
-            message: format!("invalid PostgreSQL connection URL {target}: {e}"),
+            message: format!("invalid PostgreSQL connection URL {target}: {message}"),
         })
-    })?;
-    match config.connect(tokio_postgres::NoTls).await {
-        Ok((client, connection)) => {
-            let task = tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::debug!(error = %e, "postgres connection ended");
-                }
-            });
-            Ok(PgConnection { client, task })
-        }
+    };
+    let (pg_url, tls_options) = tls::split_url(url.expose()).map_err(bad_url)?;
+    let pg_url = Secret::new(pg_url);
+    let config =
+        tokio_postgres::Config::from_str(pg_url.expose()).map_err(|e| bad_url(e.to_string()))?;
+    let tls_config = tls::client_config(&tls_options).map_err(bad_url)?;
+    let opened = match tls_config {
+        None => config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map(|(client, conn)| (client, spawn_connection(conn))),
+        Some(tls_config) => config
+            .connect(MakeRustlsConnect::new(tls_config))
+            .await
+            .map(|(client, conn)| (client, spawn_connection(conn))),
+    };
+    match opened {
+        Ok((client, task)) => Ok(PgConnection { client, task }),
         Err(e) => {
             let code = e.code().cloned();
             let refused = matches!(
@@ -89,6 +99,18 @@ pub async fn connect(url: &Secret, source_name: &str) -> Result<PgConnection, Co
             }
         }
     }
+}
+
+/// Runs a connection's protocol task on the runtime.
+fn spawn_connection<F>(connection: F) -> tokio::task::JoinHandle<()>
+where
+    F: std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "postgres connection ended");
+        }
+    })
 }
 
 /// A tokio-postgres error with its causes (its Display alone often says just "db error").

@@ -8,6 +8,7 @@
 mod connect;
 pub mod decode;
 mod read;
+pub mod tls;
 pub mod types;
 
 pub use connect::{connect, ConnectFailure, PgConnection};
