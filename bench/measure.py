@@ -45,6 +45,7 @@ OPENBLAS_VARIABLES = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"]
 READERS = [
     ("limit", "psql \\copy binary → /dev/null (the limit)", "limit", "psql"),
     ("dataverk-arrow", "dataverk library → Arrow", "dataverk", "json"),
+    ("dataverk-arrow-partitioned", "dataverk library → Arrow, {p} partitions", "dataverk", "json"),
     ("dataverk-cli-parquet", "dataverk CLI → Parquet (streaming)", "dataverk", "cli"),
     ("connectorx-arrow", "ConnectorX → Arrow", "connectorx", "json"),
     ("connectorx-arrow-partitioned", "ConnectorX → Arrow, {p} partitions", "connectorx", "json"),

@@ -40,6 +40,13 @@ enum Command {
         /// Rows to print when not writing to a file.
         #[arg(long, default_value_t = 20, value_name = "N")]
         max_rows: usize,
+        /// Split the query into ranges of this numeric, date or timestamp column of its result
+        /// and read them on parallel connections (the whole result is then held in memory).
+        #[arg(long, value_name = "COLUMN", requires = "partitions")]
+        partition_on: Option<String>,
+        /// How many ranges and connections for --partition-on.
+        #[arg(long, value_name = "N", requires = "partition_on", value_parser = clap::value_parser!(u16).range(1..=256))]
+        partitions: Option<u16>,
     },
     /// Run a statement that returns no rows (DDL, INSERT, UPDATE, ...) and print the row count.
     Execute {
@@ -77,6 +84,22 @@ fn run(cli: Cli) -> dataverk::Result<()> {
             source,
             query,
             output: Some(path),
+            partition_on: Some(column),
+            partitions: Some(n),
+            ..
+        } => {
+            let table = client.read_sql_partitioned(&source, &query, &column, n.into())?;
+            let mut writer = FileWriter::create(&path, table.schema.clone())?;
+            for batch in &table.batches {
+                writer.write(batch)?;
+            }
+            let rows = writer.finish()?;
+            eprintln!("wrote {rows} rows to {}", path.display());
+        }
+        Command::ReadSql {
+            source,
+            query,
+            output: Some(path),
             ..
         } => {
             let mut writer: Option<FileWriter> = None;
@@ -99,8 +122,15 @@ fn run(cli: Cli) -> dataverk::Result<()> {
             query,
             output: None,
             max_rows,
+            partition_on,
+            partitions,
         } => {
-            let table = client.read_sql(&source, &query)?;
+            let table = match (partition_on, partitions) {
+                (Some(column), Some(n)) => {
+                    client.read_sql_partitioned(&source, &query, &column, n.into())?
+                }
+                _ => client.read_sql(&source, &query)?,
+            };
             let total = table.num_rows();
             let mut shown = Vec::new();
             let mut left = max_rows;

@@ -89,6 +89,45 @@ fn read_sql_prints_a_table_and_writes_files() {
     assert!(text(&out).1.contains("wrote 2 rows"));
     let bytes = std::fs::read(&parquet).unwrap();
     assert_eq!(&bytes[..4], b"PAR1");
+
+    // Partitioned: the same rows, ordered by the ranges of the partition column.
+    let parts = w.dir.path().join("parts.csv");
+    let out = run(
+        &w,
+        &settings,
+        &[
+            "read-sql",
+            "postgres_database",
+            "SELECT flight, carrier FROM flights",
+            "--partition-on",
+            "flight",
+            "--partitions",
+            "3",
+            "-o",
+            parts.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert_eq!(
+        std::fs::read_to_string(&parts).unwrap(),
+        "flight,carrier\n1,AA\n2,AA\n3,UA\n"
+    );
+    let out = run(
+        &w,
+        &settings,
+        &[
+            "read-sql",
+            "postgres_database",
+            AGGREGATE,
+            "--partitions",
+            "0",
+            "--partition-on",
+            "x",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out).1);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! measure dataverk as a library, one process per measurement.
 //!
 //! ```text
-//! read_arrow SETTINGS SOURCE QUERY
+//! read_arrow SETTINGS SOURCE QUERY [--partition-on COLUMN --partitions N]
 //! ```
 
 use dataverk::{Client, ClientOptions};
@@ -12,10 +12,20 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 fn run(args: &[String]) -> dataverk::Result<String> {
-    let [settings, source, query] = args else {
-        return Err(dataverk::Error::Usage(
-            "usage: read_arrow SETTINGS SOURCE QUERY".into(),
-        ));
+    let usage = || {
+        dataverk::Error::Usage(
+            "usage: read_arrow SETTINGS SOURCE QUERY [--partition-on COLUMN --partitions N]".into(),
+        )
+    };
+    let (settings, source, query, partitions) = match args {
+        [settings, source, query] => (settings, source, query, None),
+        [settings, source, query, flag_on, column, flag_n, n]
+            if flag_on == "--partition-on" && flag_n == "--partitions" =>
+        {
+            let n: usize = n.parse().map_err(|_| usage())?;
+            (settings, source, query, Some((column, n)))
+        }
+        _ => return Err(usage()),
     };
     let started = Instant::now();
     let client = Client::with_options(ClientOptions {
@@ -23,7 +33,10 @@ fn run(args: &[String]) -> dataverk::Result<String> {
         env_file: None,
         ..Default::default()
     })?;
-    let table = client.read_sql(source, query)?;
+    let table = match partitions {
+        None => client.read_sql(source, query)?,
+        Some((column, n)) => client.read_sql_partitioned(source, query, column, n)?,
+    };
     let seconds = started.elapsed().as_secs_f64();
 
     // Allocated bytes (what the process holds) and the bytes the values need (what pyarrow's

@@ -4,6 +4,7 @@
 //! runtime of its own for blocking code (scripts, notebooks, the CLI).
 
 use crate::credentials::{CredentialCache, Lease, RefreshPolicy};
+use crate::db::partition;
 use crate::db::postgres::{self, ConnectFailure, PgConnection};
 use crate::db::url::{self as dburl, Scheme};
 use crate::error::{Error, Result};
@@ -301,35 +302,138 @@ impl AsyncClient {
                 return result;
             }
             Err(_) if delivered => false,
-            // The server closed a pooled connection while it sat idle (e.g. a restart), and the
-            // statement found it closed: nothing ran.
-            Err(_) if pooled.reused && pooled.conn.is_closed() => {
-                tracing::info!(%source, "pooled connection was closed by the server; retrying once on a new one");
-                true
-            }
-            Err(e) => {
-                let lost = self.lost_privileges(e, pooled.lease.as_ref()).await;
-                if lost {
-                    tracing::info!(%source, "privileges lost with a revoked lease; retrying once with new credentials");
-                }
-                lost
-            }
+            Err(e) => self.may_retry(source, &pooled, e).await,
         };
         if !retry {
             return result;
         }
         drop(pooled);
+        self.query_fresh(source, &query, sink).await
+    }
+
+    /// Whether a read that failed with `e` on `pooled`, before any row was delivered, may run
+    /// once more on a new connection: when the server had closed the pooled connection while
+    /// it sat idle (e.g. a restart), or the lease's privileges are gone. Nothing ran in either case.
+    async fn may_retry(&self, source: &str, pooled: &Pooled, e: &Error) -> bool {
+        if pooled.reused && pooled.conn.is_closed() {
+            tracing::info!(%source, "pooled connection was closed by the server; retrying once on a new one");
+            return true;
+        }
+        let lost = self.lost_privileges(e, pooled.lease.as_ref()).await;
+        if lost {
+            tracing::info!(%source, "privileges lost with a revoked lease; retrying once with new credentials");
+        }
+        lost
+    }
+
+    /// Runs `query` on a new connection with current credentials, then pools the connection.
+    async fn query_fresh(
+        &self,
+        source: &str,
+        query: &str,
+        sink: &mut (dyn FnMut(RecordBatch) -> Result<()> + Send),
+    ) -> Result<SchemaRef> {
         let (conn, lease) = self.connect_postgres(source).await?;
-        let schema = postgres::query_batches(&conn.client, &query, self.batch_rows, sink).await?;
+        let schema = postgres::query_batches(&conn.client, query, self.batch_rows, sink).await?;
+        let reused = false;
         self.pool.put(
             source,
             Pooled {
                 conn,
                 lease,
-                reused: false,
+                reused,
             },
         );
         Ok(schema)
+    }
+
+    /// Runs `query` split into up to `partitions` ranges of the column `partition_on` (a
+    /// numeric, date or timestamp column of its result, named as the result names it), each
+    /// read on its own connection at the same time with the source's managed credentials.
+    /// Returns all rows as one table, partition by partition in the order of the ranges.
+    /// One statement more runs first: the column's `min` and `max` over the query. See
+    /// [`crate::db::partition`] for how rows are assigned (NULLs included).
+    pub async fn read_sql_partitioned(
+        &self,
+        source: &str,
+        query: &str,
+        partition_on: &str,
+        partitions: usize,
+    ) -> Result<Table> {
+        let query = load_query(query)?;
+        let query = postgres::trim_statement(&query);
+        if self.scheme(source)?.0 != Scheme::Postgres {
+            return Err(Error::Usage(format!(
+                "partitioned reads need a PostgreSQL source; read {source:?} without partitions"
+            )));
+        }
+        let bounds = self
+            .read_sql(source, &partition::bounds_query(query, partition_on))
+            .await?
+            .concat()?;
+        let queries = partition::partition_queries(
+            query,
+            partition_on,
+            bounds.column(0),
+            bounds.column(1),
+            partitions,
+        )?;
+        if queries.len() == 1 {
+            return self.read_sql(source, &queries[0]).await;
+        }
+        let pooled =
+            futures_util::future::try_join_all(queries.iter().map(|_| self.checkout(source)))
+                .await?;
+        // Each partition decodes on a task of its own, so they use every worker thread.
+        let batch_rows = self.batch_rows;
+        let tasks: Vec<_> = queries
+            .iter()
+            .cloned()
+            .zip(pooled)
+            .map(|(q, p)| {
+                tokio::spawn(async move {
+                    let mut batches = Vec::new();
+                    let result =
+                        postgres::query_batches(&p.conn.client, &q, batch_rows, &mut |b| {
+                            batches.push(b);
+                            Ok(())
+                        })
+                        .await;
+                    (p, result.map(|schema| (schema, batches)))
+                })
+            })
+            .collect();
+        let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
+        let _abort_on_return = AbortOnDrop(aborts);
+        let mut schema = None;
+        let mut batches = Vec::new();
+        for (task, q) in tasks.into_iter().zip(&queries) {
+            let (p, result) = task
+                .await
+                .map_err(|e| Error::Usage(format!("a partition's read task failed: {e}")))?;
+            let (part_schema, part) = match result {
+                Ok(done) => {
+                    self.pool.put(source, p);
+                    done
+                }
+                Err(e) if self.may_retry(source, &p, &e).await => {
+                    drop(p);
+                    let mut part = Vec::new();
+                    let s = self
+                        .query_fresh(source, q, &mut |b| {
+                            part.push(b);
+                            Ok(())
+                        })
+                        .await?;
+                    (s, part)
+                }
+                Err(e) => return Err(e),
+            };
+            schema.get_or_insert(part_schema);
+            batches.extend(part);
+        }
+        let schema = schema.expect("at least two partitions");
+        Ok(Table { schema, batches })
     }
 
     /// Runs `query` (or the `.sql` file it names) on `source` and returns all rows.
@@ -384,6 +488,17 @@ impl AsyncClient {
     }
 }
 
+/// Aborts the tasks when dropped: a partitioned read that fails or is cancelled stops the rest.
+struct AbortOnDrop(Vec<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
 impl Drop for AsyncClient {
     fn drop(&mut self) {
         if let Some(task) = &self.refresher {
@@ -433,7 +548,7 @@ impl Client {
     /// A client with explicit options.
     pub fn with_options(options: ClientOptions) -> Result<Client> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(worker_threads())
             .thread_name("dataverk")
             .enable_all()
             .build()
@@ -472,6 +587,22 @@ impl Client {
             .block_on(self.inner.read_sql_each(source, query, sink))
     }
 
+    /// See [`AsyncClient::read_sql_partitioned`].
+    pub fn read_sql_partitioned(
+        &self,
+        source: &str,
+        query: &str,
+        partition_on: &str,
+        partitions: usize,
+    ) -> Result<Table> {
+        self.runtime.block_on(self.inner.read_sql_partitioned(
+            source,
+            query,
+            partition_on,
+            partitions,
+        ))
+    }
+
     /// See [`AsyncClient::execute_sql`].
     pub fn execute_sql(&self, source: &str, sql: &str) -> Result<u64> {
         self.runtime.block_on(self.inner.execute_sql(source, sql))
@@ -484,6 +615,12 @@ impl Client {
             self.runtime.block_on(self.inner.close());
         }
     }
+}
+
+/// Threads of a client's runtime: one per core (at least two), so partitioned reads decode in
+/// parallel while the Vault refresh keeps running.
+fn worker_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
 }
 
 impl Drop for Client {

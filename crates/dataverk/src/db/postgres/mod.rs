@@ -12,4 +12,4 @@ pub mod tls;
 pub mod types;
 
 pub use connect::{connect, ConnectFailure, PgConnection};
-pub use read::{execute, query_batches, query_batches_via, ReadPath};
+pub use read::{execute, query_batches, query_batches_via, trim_statement, ReadPath};

@@ -35,7 +35,7 @@ impl<'a> FromSql<'a> for Raw<'a> {
 }
 
 /// The statement without surrounding blanks and trailing semicolons.
-fn trim_statement(sql: &str) -> &str {
+pub fn trim_statement(sql: &str) -> &str {
     sql.trim()
         .trim_end_matches(|c: char| c == ';' || c.is_whitespace())
 }
