@@ -38,6 +38,19 @@ pub struct Config {
     /// Database secrets engine mounts (PostgreSQL).
     #[serde(default)]
     pub database: Vec<DatabaseMount>,
+    /// Serve HTTPS with this certificate instead of plain HTTP.
+    #[serde(default)]
+    pub tls: Option<TlsFiles>,
+}
+
+/// The server's TLS certificate (chain first) and private key, PEM files.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The certificate chain.
+    pub cert_file: std::path::PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: std::path::PathBuf,
 }
 
 /// A key/value secrets engine mount.

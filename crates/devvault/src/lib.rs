@@ -29,9 +29,11 @@ mod response;
 mod server;
 mod state;
 mod sys;
+mod tls;
 
 pub use config::{
-    Config, DatabaseMount, DatabaseRole, KubernetesMount, KubernetesRole, KvMount, SYSTEM_MAX_TTL,
+    Config, DatabaseMount, DatabaseRole, KubernetesMount, KubernetesRole, KvMount, TlsFiles,
+    SYSTEM_MAX_TTL,
 };
 pub use server::Server;
 

@@ -41,6 +41,7 @@ impl Server {
             .root_token
             .clone()
             .unwrap_or_else(|| format!("hvs.{}", crate::response::random_alnum(24)));
+        let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
         let state = Arc::new(State::new(config, &root_token));
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -51,13 +52,27 @@ impl Server {
         let (shutdown, shutdown_rx) = oneshot::channel::<()>();
         let reaper = tokio::spawn(leases::reaper(state.clone()));
         let app = Router::new().fallback(handle).with_state(state);
+        // A dropped sender also means "shut down".
+        let stopped = async move {
+            let _ = shutdown_rx.await;
+        };
         let serve = tokio::spawn(async move {
-            let result = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    // A dropped sender also means "shut down".
-                    let _ = shutdown_rx.await;
-                })
-                .await;
+            let result = match tls {
+                None => {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(stopped)
+                        .await
+                }
+                Some(acceptor) => {
+                    let listener = crate::tls::TlsListener {
+                        tcp: listener,
+                        acceptor,
+                    };
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(stopped)
+                        .await
+                }
+            };
             if let Err(err) = result {
                 tracing::error!("devvault server failed: {err}");
             }

@@ -45,9 +45,25 @@ impl DevVault {
         }
     }
 
-    /// The server's address, e.g. `http://127.0.0.1:PORT` (the form of `VAULT_ADDR`).
+    /// Starts devvault serving HTTPS with `certs`' server certificate.
+    pub fn start_tls(config: devvault::Config, certs: &crate::certs::TestCerts) -> DevVault {
+        let mut config = config;
+        config.tls = Some(devvault::TlsFiles {
+            cert_file: certs.cert.clone(),
+            key_file: certs.key.clone(),
+        });
+        DevVault::start(config)
+    }
+
+    /// The server's address, e.g. `http://127.0.0.1:PORT` or `https://…` (the form of
+    /// `VAULT_ADDR`).
     pub fn addr(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The root token.
@@ -155,6 +171,10 @@ impl DevVault {
     }
 
     fn http(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        assert!(
+            self.config.tls.is_none(),
+            "testkit's devvault helpers speak plain HTTP: give a TLS server its secrets in the config"
+        );
         let mut stream = TcpStream::connect(self.addr).expect("cannot connect to devvault");
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))

@@ -4,6 +4,7 @@
 //! Everything here is blocking and panics on failure with a message that says what went wrong:
 //! it is meant for tests, where a panic is the right way to fail.
 
+pub mod certs;
 mod devvault;
 mod pg;
 pub mod scenario;

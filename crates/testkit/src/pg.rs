@@ -152,79 +152,14 @@ impl PgCluster {
         check("pg_ctl restart", &output);
     }
 
-    /// Turns on TLS with a fresh test CA and a server certificate for `127.0.0.1`/`localhost`,
-    /// made with the `openssl` command, and restarts; returns the CA certificate's PEM file.
+    /// Turns on TLS with a fresh test CA and a server certificate for `127.0.0.1`/`localhost`
+    /// ([`crate::certs::TestCerts`]), and restarts; returns the CA certificate's PEM file.
     /// With `only_tls`, host connections without TLS are refused (`hostssl` in pg_hba.conf).
     pub fn enable_ssl(&self, only_tls: bool) -> PathBuf {
         let data = data_dir(self.dir.path());
-        let certs = self.dir.path().join("certs");
-        fs::create_dir_all(&certs).expect("cannot create the certificate folder");
-        let ext = certs.join("server.ext");
-        fs::write(
-            &ext,
-            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
-             extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
-        )
-        .expect("cannot write the certificate extensions");
-        let openssl = |args: &[&str]| {
-            let output = Command::new("openssl")
-                .args(args)
-                .current_dir(&certs)
-                .output()
-                .expect("cannot run openssl");
-            check("openssl", &output);
-        };
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-subj",
-            "/CN=testkit CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ]);
-        openssl(&[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ]);
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-out",
-            "server.crt",
-            "-extfile",
-            "server.ext",
-        ]);
-        for name in ["server.crt", "server.key"] {
-            fs::copy(certs.join(name), data.join(name))
-                .expect("cannot copy the server certificate");
+        let certs = crate::certs::TestCerts::make(&self.dir.path().join("certs"));
+        for (from, name) in [(&certs.cert, "server.crt"), (&certs.key, "server.key")] {
+            fs::copy(from, data.join(name)).expect("cannot copy the server certificate");
         }
         give_to_postgres(self.dir.path());
         let _ = Command::new("chmod")
@@ -240,7 +175,7 @@ impl PgCluster {
             fs::write(data.join("pg_hba.conf"), hba).expect("cannot write pg_hba.conf");
         }
         self.restart();
-        certs.join("ca.pem")
+        certs.ca
     }
 
     /// Stops the server (`pg_ctl stop -m fast`); the data stays until the cluster is dropped.
@@ -288,7 +223,7 @@ fn append_conf(data: &Path, lines: &str) {
         .expect("cannot write postgresql.conf");
 }
 
-fn check(what: &str, output: &Output) {
+pub(crate) fn check(what: &str, output: &Output) {
     if !output.status.success() {
         panic!(
             "{what} failed ({}):\n{}\n{}",

@@ -53,6 +53,8 @@ pub struct World {
     pub pg: PgCluster,
     pub vault: DevVault,
     pub dir: tempfile::TempDir,
+    /// The CA certificate that signed devvault's, when it serves HTTPS.
+    pub vault_ca: Option<PathBuf>,
 }
 
 /// Options for [`World::start`].
@@ -65,6 +67,9 @@ pub struct WorldOptions {
     pub token_ttl: &'static str,
     /// Revocation statements (empty: devvault's default, which drops the user).
     pub revocation_statements: Vec<&'static str>,
+    /// devvault over HTTPS with a test CA ([`World::vault_ca`]); its KV secrets are then set
+    /// in its config, since testkit's own requests speak plain HTTP.
+    pub vault_tls: bool,
 }
 
 impl Default for WorldOptions {
@@ -76,6 +81,7 @@ impl Default for WorldOptions {
             password_charset: "",
             token_ttl: "1h",
             revocation_statements: Vec::new(),
+            vault_tls: false,
         }
     }
 }
@@ -92,7 +98,9 @@ impl World {
              INSERT INTO flights VALUES ('AA', 1.5, 1), ('AA', NULL, 2), ('UA', -3, 3);
              GRANT SELECT ON flights TO \"mydb-admin\";",
         );
-        let config: devvault::Config = serde_json::from_value(json!({
+        let url = format!("postgres://user:pass@127.0.0.1:{}/mydb", pg.port());
+        let kv = json!({"POSTGRES_CREDENTIALS": url, "POSTGRES_CREDS_PATH": CREDS_PATH});
+        let mut config: devvault::Config = serde_json::from_value(json!({
             "kv": [{"mount": "secret", "version": 2}, {"mount": "kv", "version": 1}],
             "policies": {
                 "team-a": ["secret/data/kubeflow/team-a", "kv/kubeflow/team-a",
@@ -114,18 +122,29 @@ impl World {
                     "revocation_statements": opts.revocation_statements}}}]
         }))
         .expect("devvault config");
-        let vault = DevVault::start(config);
-        let url = format!("postgres://user:pass@127.0.0.1:{}/mydb", pg.port());
-        vault.put_kv(
-            "secret/kubeflow/team-a",
-            json!({"POSTGRES_CREDENTIALS": url, "POSTGRES_CREDS_PATH": CREDS_PATH}),
-        );
         let dir = tempfile::tempdir().unwrap();
+        let (vault, vault_ca) = if opts.vault_tls {
+            let certs = crate::certs::TestCerts::make(&dir.path().join("vault-certs"));
+            let serde_json::Value::Object(kv) = kv else {
+                unreachable!()
+            };
+            config.secrets.insert("secret/kubeflow/team-a".into(), kv);
+            (DevVault::start_tls(config, &certs), Some(certs.ca))
+        } else {
+            let vault = DevVault::start(config);
+            vault.put_kv("secret/kubeflow/team-a", kv);
+            (vault, None)
+        };
         let sa = dir.path().join("serviceaccount");
         std::fs::create_dir(&sa).unwrap();
         std::fs::write(sa.join("token"), k8s_jwt(NAMESPACE)).unwrap();
         std::fs::write(sa.join("namespace"), NAMESPACE).unwrap();
-        World { pg, vault, dir }
+        World {
+            pg,
+            vault,
+            dir,
+            vault_ca,
+        }
     }
 
     /// Writes `settings` as settings.json in the world's folder and returns its path.

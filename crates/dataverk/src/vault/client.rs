@@ -180,6 +180,18 @@ impl VaultClient {
                 }
             };
             match outcome {
+                Err(e) if tls_refused(&e) => {
+                    // Not transient: the same certificate will be refused again.
+                    return Err(Error::VaultUnreachable {
+                        addr: self.config.addr.clone(),
+                        attempts: attempt,
+                        message: format!(
+                            "{}; Vault's TLS certificate was not accepted: set VAULT_CACERT to \
+                             the PEM file of the CA that signed it",
+                            describe_reqwest_error(&e)
+                        ),
+                    });
+                }
                 Err(e) => {
                     if give_up {
                         return Err(Error::VaultUnreachable {
@@ -545,6 +557,22 @@ impl VaultClient {
 /// Two thirds into a TTL given in seconds; `None` for 0 (never expires).
 fn refresh_point(ttl_secs: u64) -> Option<Instant> {
     (ttl_secs > 0).then(|| Instant::now() + Duration::from_secs(ttl_secs) * 2 / 3)
+}
+
+/// Whether `e` is a TLS handshake refused for the server's certificate.
+fn tls_refused(e: &reqwest::Error) -> bool {
+    /// Looks through the source chain, and into I/O errors, which carry rustls' error inside.
+    fn refused(e: &(dyn std::error::Error + 'static)) -> bool {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return matches!(tls, rustls::Error::InvalidCertificate(_));
+        }
+        let inner = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .is_some_and(|inner| refused(inner));
+        inner || e.source().is_some_and(refused)
+    }
+    refused(e)
 }
 
 /// A reqwest error as a sentence, with the chain of causes (reqwest's own Display is terse).
