@@ -527,7 +527,7 @@ async fn refresh_loop(cache: std::sync::Weak<CredentialCache>) {
 /// The blocking client: the same API as [`AsyncClient`] on a runtime of its own.
 pub struct Client {
     runtime: tokio::runtime::Runtime,
-    inner: AsyncClient,
+    inner: Arc<AsyncClient>,
     closed: bool,
 }
 
@@ -553,7 +553,7 @@ impl Client {
             .enable_all()
             .build()
             .map_err(|e| Error::Usage(format!("cannot start the I/O runtime: {e}")))?;
-        let inner = runtime.block_on(AsyncClient::new(options))?;
+        let inner = Arc::new(runtime.block_on(AsyncClient::new(options))?);
         Ok(Client {
             runtime,
             inner,
@@ -573,7 +573,21 @@ impl Client {
 
     /// See [`AsyncClient::read_sql`].
     pub fn read_sql(&self, source: &str, query: &str) -> Result<Table> {
-        self.runtime.block_on(self.inner.read_sql(source, query))
+        let (source, query) = (source.to_string(), query.to_string());
+        self.on_worker(|c| async move { c.read_sql(&source, &query).await })
+    }
+
+    /// Runs `work` as a task on the runtime's workers and waits for it. Reads run there, not
+    /// on the calling thread, because tokio-postgres hands every row of a COPY to the reading
+    /// task through a channel: on a worker, the connection task wakes the reader on the same
+    /// thread, where from the caller's thread each row cost a cross-thread wake-up.
+    fn on_worker<T, F>(&self, work: impl FnOnce(Arc<AsyncClient>) -> F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T>> + Send + 'static,
+    {
+        let task = self.runtime.spawn(work(self.inner.clone()));
+        self.runtime.block_on(task).map_err(join_error)?
     }
 
     /// See [`AsyncClient::read_sql_each`].
@@ -583,8 +597,34 @@ impl Client {
         query: &str,
         sink: &mut (dyn FnMut(RecordBatch) -> Result<()> + Send),
     ) -> Result<SchemaRef> {
-        self.runtime
-            .block_on(self.inner.read_sql_each(source, query, sink))
+        // The read runs on a worker (see `on_worker`) and hands each batch to this thread
+        // through a channel of one: the sink runs here, and a slow sink holds the read back, so
+        // memory stays bounded by a couple of batches.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(1);
+        let (source, query) = (source.to_string(), query.to_string());
+        let task = self.runtime.spawn({
+            let inner = self.inner.clone();
+            async move {
+                let mut send = |batch| {
+                    tokio::task::block_in_place(|| tx.send(batch))
+                        .map_err(|_| Error::Usage("the batch consumer stopped".into()))
+                };
+                inner.read_sql_each(&source, &query, &mut send).await
+            }
+        });
+        let mut failed = None;
+        for batch in rx.iter() {
+            if let Err(e) = sink(batch) {
+                failed = Some(e);
+                break;
+            }
+        }
+        drop(rx);
+        let result = self.runtime.block_on(task).map_err(join_error)?;
+        match failed {
+            Some(e) => Err(e),
+            None => result,
+        }
     }
 
     /// See [`AsyncClient::read_sql_partitioned`].
@@ -595,12 +635,15 @@ impl Client {
         partition_on: &str,
         partitions: usize,
     ) -> Result<Table> {
-        self.runtime.block_on(self.inner.read_sql_partitioned(
-            source,
-            query,
-            partition_on,
-            partitions,
-        ))
+        let (source, query, column) = (
+            source.to_string(),
+            query.to_string(),
+            partition_on.to_string(),
+        );
+        self.on_worker(move |c| async move {
+            c.read_sql_partitioned(&source, &query, &column, partitions)
+                .await
+        })
     }
 
     /// See [`AsyncClient::execute_sql`].
@@ -615,6 +658,14 @@ impl Client {
             self.runtime.block_on(self.inner.close());
         }
     }
+}
+
+/// A task that did not finish: its panic goes on in the caller; a cancel is an error.
+fn join_error(e: tokio::task::JoinError) -> Error {
+    if e.is_panic() {
+        std::panic::resume_unwind(e.into_panic())
+    }
+    Error::Usage(format!("the read was cancelled: {e}"))
 }
 
 /// Threads of a client's runtime: one per core (at least two), so partitioned reads decode in
