@@ -3,6 +3,9 @@
 //! All behaviour lives in the library; this file parses arguments, sets up logging, prints
 //! results and turns errors into a message on stderr and a non-zero exit code.
 
+mod access;
+mod inspect;
+
 use clap::{Parser, Subcommand};
 use dataverk::output::FileWriter;
 use dataverk::{Client, ClientOptions};
@@ -55,6 +58,26 @@ enum Command {
         /// The statement, or a file ending in .sql that holds it.
         sql: String,
     },
+    /// Check every link from settings to database, one line per step with the fix for failures.
+    Doctor {
+        /// Only this source (default: every source in the settings).
+        source: Option<String>,
+    },
+    /// Show the resolved settings, with secrets masked.
+    Settings {
+        #[command(subcommand)]
+        command: inspect::SettingsCommand,
+    },
+    /// Talk to Vault directly.
+    Vault {
+        #[command(subcommand)]
+        command: inspect::VaultCommand,
+    },
+    /// Write and check vault-iac access files (seed step 1).
+    Access {
+        #[command(subcommand)]
+        command: access::AccessCommand,
+    },
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -73,13 +96,21 @@ fn init_logging(verbose: u8, quiet: bool) {
         .init();
 }
 
-fn run(cli: Cli) -> dataverk::Result<()> {
+/// Runs a command; `Ok(false)` when it ran but found problems (exit code 1, nothing more to say).
+fn run(cli: Cli) -> dataverk::Result<bool> {
     let options = ClientOptions {
         settings_path: cli.settings.clone(),
         ..Default::default()
     };
+    let command = match cli.command {
+        Command::Access { command } => return access::run(command),
+        Command::Doctor { source } => return inspect::doctor(options, source.as_deref()),
+        Command::Settings { command } => return inspect::settings(options, command),
+        Command::Vault { command } => return inspect::vault(command),
+        other => other,
+    };
     let client = Client::with_options(options)?;
-    match cli.command {
+    match command {
         Command::ReadSql {
             source,
             query,
@@ -158,17 +189,25 @@ fn run(cli: Cli) -> dataverk::Result<()> {
             let n = client.execute_sql(&source, &sql)?;
             println!("{n} rows affected");
         }
+        Command::Doctor { .. }
+        | Command::Settings { .. }
+        | Command::Vault { .. }
+        | Command::Access { .. } => unreachable!("handled before the client is made"),
     }
-    Ok(())
+    Ok(true)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e}");
+            if let Some(hint) = inspect::access_hint(&e) {
+                eprintln!("{hint}");
+            }
             ExitCode::FAILURE
         }
     }

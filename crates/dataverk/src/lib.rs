@@ -15,6 +15,7 @@ pub mod access;
 pub mod client;
 pub mod credentials;
 pub mod db;
+pub mod doctor;
 pub mod error;
 pub mod output;
 pub mod pool;

@@ -117,6 +117,19 @@ impl RawSettings {
         })
     }
 
+    /// The names of the placeholders in the file, without filling them.
+    pub fn placeholder_names(&self) -> Result<Vec<String>> {
+        template::placeholders(&self.value)
+            .map(|names| names.into_iter().collect())
+            .map_err(|e| match e {
+                template::TemplateError::Malformed { pointer, reason }
+                | template::TemplateError::Missing {
+                    pointer,
+                    name: reason,
+                } => Error::Settings(format!("{}: at {pointer}: {reason}", self.path.display())),
+            })
+    }
+
     /// Fills the placeholders from `sources` and extracts the fields.
     pub async fn resolve(self, sources: &SecretSources) -> Result<Settings> {
         let wrap = |e: template::TemplateError| match e {

@@ -378,6 +378,11 @@ impl VaultClient {
         self.current_token().await.map(|_| ())
     }
 
+    /// Logs in (or checks the current token) now, so that a refused login shows up here.
+    pub async fn ensure_token(&self) -> Result<()> {
+        self.current_token().await.map(|_| ())
+    }
+
     /// Time until the current token should be renewed; `None` before the first login or for
     /// tokens that never expire.
     pub async fn token_refresh_in(&self) -> Option<Duration> {
