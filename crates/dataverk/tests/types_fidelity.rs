@@ -890,3 +890,112 @@ fn batches_of_one_row_give_the_same_columns() {
         assert_eq!(table.concat().unwrap(), whole, "{via:?}");
     }
 }
+
+/// Column names come back exactly as Postgres returns them: duplicates (explicit, and the
+/// `?column?` of unnamed expressions), upper case, spaces, quotes and non-ASCII, and past 63
+/// bytes truncated the way Postgres truncates them. Each column keeps its own values, also where
+/// a column is cast to text in SQL (`point`), which wraps the query in a CTE.
+#[test]
+fn column_names_are_kept_as_postgres_returns_them_on_every_read_path() {
+    let db = Db::start();
+    let long = "n".repeat(70);
+    let select = format!(
+        r#"SELECT id AS a, id * 10 AS a, label AS "Upper Case", p AS "with space",
+                  id AS "A", id + 1, id + 2, label AS "quo""te", id AS "ünï", id AS "{long}",
+                  id AS c0, label AS c0
+           FROM (VALUES (1, 'x', point '(1,2)'), (2, NULL, NULL)) AS v(id, label, p)
+           ORDER BY id"#
+    );
+    let expected_names = [
+        "a",
+        "a",
+        "Upper Case",
+        "with space",
+        "A",
+        "?column?",
+        "?column?",
+        "quo\"te",
+        "ünï",
+        &long[..63],
+        "c0",
+        "c0",
+    ];
+    // Postgres' own view of the names, as the oracle: psql's \gdesc, "name|type" per column.
+    let described = db.psql(&format!("{select} \\gdesc"));
+    let described: Vec<&str> = described
+        .lines()
+        .map(|line| line.rsplit_once('|').unwrap().0)
+        .collect();
+    assert_eq!(described, expected_names);
+    let s = |v: &str| Value::String(v.into());
+    let expected_values = [
+        vec![s("1"), s("2")],
+        vec![s("10"), s("20")],
+        vec![s("x"), Value::Null],
+        vec![s("(1,2)"), Value::Null],
+        vec![s("1"), s("2")],
+        vec![s("2"), s("3")],
+        vec![s("3"), s("4")],
+        vec![s("x"), Value::Null],
+        vec![s("1"), s("2")],
+        vec![s("1"), s("2")],
+        vec![s("1"), s("2")],
+        vec![s("x"), Value::Null],
+    ];
+    for via in PATHS {
+        let batch = db.read(&select, via);
+        let names: Vec<&str> = batch
+            .schema_ref()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        assert_eq!(names, expected_names, "{via:?}");
+        let got: Vec<Vec<Value>> = batch.columns().iter().map(values).collect();
+        assert_eq!(got, expected_values, "{via:?}");
+        // The empty result has the same names.
+        let empty = db
+            .try_read(
+                &format!("SELECT * FROM ({select}) AS q WHERE false"),
+                via,
+                10,
+            )
+            .unwrap();
+        let names: Vec<&str> = empty
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        assert_eq!(names, expected_names, "{via:?} empty");
+    }
+}
+
+/// A column whose every value is NULL keeps its type's Arrow type (all rows NULL, no error),
+/// for every fixture type, and an untyped `NULL` reads as Utf8 (Postgres resolves it to text).
+#[test]
+fn columns_whose_every_value_is_null_keep_their_type_on_every_read_path() {
+    let db = Db::start();
+    let cases = create_fixture(&db);
+    let columns: Vec<String> = cases
+        .iter()
+        .map(|c| format!("NULL::{} AS {}", c.sql_type, c.name))
+        .collect();
+    let select = format!(
+        "SELECT {}, NULL AS untyped FROM generate_series(1, 3)",
+        columns.join(", ")
+    );
+    for via in PATHS {
+        let batch = db.read(&select, via);
+        assert_eq!(batch.num_rows(), 3, "{via:?}");
+        assert_eq!(batch.num_columns(), cases.len() + 1, "{via:?}");
+        for (i, case) in cases.iter().enumerate() {
+            let column = batch.column(i);
+            assert_eq!(column.data_type(), &case.arrow, "{via:?} {}", case.name);
+            assert_eq!(column.null_count(), 3, "{via:?} {}", case.name);
+        }
+        let untyped = batch.column(cases.len());
+        assert_eq!(untyped.data_type(), &DataType::Utf8, "{via:?}");
+        assert_eq!(untyped.null_count(), 3, "{via:?}");
+    }
+}
