@@ -13,7 +13,8 @@ What is measured, for each reader and run:
     counted, for any reader.
   * statements: what the reader ran on the server (pg_stat_statements, first run only), to
     show which readers run the query more than once.
-The median of the runs is reported. Writes results.json (every run), results.md and
+Runs are interleaved (round n runs every reader once), and the median of each reader's runs is
+reported. Writes results.json (every run), results.md and
 results.png to --results, and prints the ratios dataverk/ConnectorX, dataverk/pandas and
 dataverk/limit.
 """
@@ -214,26 +215,24 @@ class Bench:
             out.append({"calls": int(calls), "rows": int(nrows), "exec_s": float(secs), "query": text[:300]})
         return out
 
-    def measure(self, dataset, reader):
-        runs, error, statements = [], None, None
-        for n in range(1, self.args.runs + 1):
-            self.reset_statements()
-            try:
-                run = self.run_once(reader, dataset, n)
-            except Exception as e:  # a reader that fails is reported, not fatal
-                error = str(e)
-                log(f"    run {n}: FAILED: {error}")
-                break
-            if n == 1:
-                statements = self.read_statements()
-            if run.get("rows") != dataset["rows"]:
-                error = f"returned {run.get('rows')} rows, expected {dataset['rows']}"
-                log(f"    run {n}: WRONG: {error}")
-                break
-            runs.append(run)
-            log(f"    run {n}: {run['time_s']:8.2f} s  (wall {run['wall_s']:.2f} s)  "
-                f"peak RSS {run['peak_rss_bytes'] / MB:8.1f} MB  load {run['load_1m_before']:.2f}")
-        return summarize(runs, error, statements, dataset["rows"])
+    def measure_round(self, dataset, reader, n, state):
+        """Run `n` of `reader` into `state` (runs, error, statements); a failure ends its runs."""
+        self.reset_statements()
+        try:
+            run = self.run_once(reader, dataset, n)
+        except Exception as e:  # a reader that fails is reported, not fatal
+            state["error"] = str(e)
+            log(f"    {label(reader, self.args.partitions):40} run {n}: FAILED: {state['error']}")
+            return
+        if n == 1:
+            state["statements"] = self.read_statements()
+        if run.get("rows") != dataset["rows"]:
+            state["error"] = f"returned {run.get('rows')} rows, expected {dataset['rows']}"
+            log(f"    {label(reader, self.args.partitions):40} run {n}: WRONG: {state['error']}")
+            return
+        state["runs"].append(run)
+        log(f"    {label(reader, self.args.partitions):40} {run['time_s']:8.2f} s  (wall {run['wall_s']:.2f} s)  "
+            f"peak RSS {run['peak_rss_bytes'] / MB:8.1f} MB  load {run['load_1m_before']:.2f}")
 
 
 def summarize(runs, error, statements, rows):
@@ -523,16 +522,23 @@ def main():
     for d in sets:
         log(f"==> {d['title']}: {d['rows']:,} rows, {d['columns']} columns: {d['query']}")
         results[d["id"]] = {}
-        for reader in d["readers"]:
-            if bench.only and reader not in bench.only:
-                continue
-            log(f"  {label(reader, args.partitions)}")
-            s = bench.measure(d, reader)
+        # Interleaved rounds: round n runs every reader once, so a change in the machine's load
+        # (these machines are shared) falls on every reader alike instead of on whichever ran then.
+        readers = [r for r in d["readers"] if not bench.only or r in bench.only]
+        state = {r: {"runs": [], "error": None, "statements": None} for r in readers}
+        for n in range(1, args.runs + 1):
+            log(f"  round {n} of {args.runs}")
+            for reader in readers:
+                if state[reader]["error"] is None:
+                    bench.measure_round(d, reader, n, state[reader])
+        for reader in readers:
+            st = state[reader]
+            s = summarize(st["runs"], st["error"], st["statements"], d["rows"])
             results[d["id"]][reader] = s
             loads += [r["load_1m_before"] for r in s["runs"]]
             if s.get("time_s"):
-                log(f"    median {s['time_s']:.2f} s, {s['rows_per_s'] / 1e6:.2f} M rows/s, "
-                    f"peak RSS {s['peak_rss_bytes'] / MB:.0f} MB")
+                log(f"  {label(reader, args.partitions):40} median {s['time_s']:.2f} s, "
+                    f"{s['rows_per_s'] / 1e6:.2f} M rows/s, peak RSS {s['peak_rss_bytes'] / MB:.0f} MB")
 
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
