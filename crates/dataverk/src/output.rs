@@ -3,13 +3,20 @@
 //! Each writer streams batch by batch into a temporary file beside the target and renames it
 //! into place only when everything was written, so a failed or interrupted run never leaves a
 //! half-written file under the name the user asked for.
+//!
+//! Columns a format cannot hold are written as their text form (Arrow's display format, NULL
+//! kept as NULL): in Parquet, intervals (arrow-rs writes no MonthDayNano); in CSV, lists,
+//! structs and maps. All other columns keep their types.
 
 use crate::error::{Error, Result};
-use arrow::datatypes::SchemaRef;
+use arrow::array::{Array, ArrayRef, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// An output file format, chosen by extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,10 +59,47 @@ enum Inner {
     JsonLines(arrow::json::LineDelimitedWriter<BufWriter<File>>),
 }
 
+/// Whether `format` can hold a column of `data_type` as it is.
+fn holds(format: Format, data_type: &DataType) -> bool {
+    match (format, data_type) {
+        (Format::Parquet, DataType::Interval(_)) => false,
+        (Format::Parquet, DataType::List(f) | DataType::LargeList(f)) => {
+            holds(format, f.data_type())
+        }
+        (
+            Format::Csv,
+            DataType::List(_)
+            | DataType::LargeList(_)
+            | DataType::FixedSizeList(..)
+            | DataType::Struct(_)
+            | DataType::Map(..),
+        ) => false,
+        _ => true,
+    }
+}
+
+/// `array` as text, one string per value, NULLs kept.
+fn as_text(array: &dyn Array) -> Result<ArrayRef> {
+    let formatter = ArrayFormatter::try_new(array, &FormatOptions::default())?;
+    let mut out = StringBuilder::with_capacity(array.len(), array.len() * 16);
+    for i in 0..array.len() {
+        if array.is_null(i) {
+            out.append_null();
+        } else {
+            out.append_value(formatter.value(i).to_string());
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
 /// A file being written; nothing appears under the target name until [`FileWriter::finish`].
 pub struct FileWriter {
     inner: Option<Inner>,
     schema: SchemaRef,
+    /// The columns written as text (see the module comment).
+    as_text: Vec<usize>,
+    /// The schema as written: `schema` with those columns as Utf8.
+    written: SchemaRef,
     target: PathBuf,
     temp: PathBuf,
     rows: u64,
@@ -70,6 +114,23 @@ impl FileWriter {
             .file_name()
             .and_then(|n| n.to_str())
             .ok_or_else(|| Error::Usage(format!("{} is not a file name", path.display())))?;
+        let as_text: Vec<usize> = (0..schema.fields().len())
+            .filter(|&i| !holds(format, schema.field(i).data_type()))
+            .collect();
+        let written = if as_text.is_empty() {
+            schema.clone()
+        } else {
+            let fields: Vec<Field> = schema
+                .fields()
+                .iter()
+                .enumerate()
+                .map(|(i, f)| match as_text.contains(&i) {
+                    true => Field::new(f.name(), DataType::Utf8, true),
+                    false => f.as_ref().clone(),
+                })
+                .collect();
+            Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+        };
         let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
         let file = File::create(&temp).map_err(|e| Error::io("cannot create", &temp, e))?;
         let inner = match format {
@@ -84,7 +145,7 @@ impl FileWriter {
                     .build();
                 Inner::Parquet(parquet::arrow::ArrowWriter::try_new(
                     file,
-                    schema.clone(),
+                    written.clone(),
                     Some(props),
                 )?)
             }
@@ -96,6 +157,8 @@ impl FileWriter {
         Ok(FileWriter {
             inner: Some(inner),
             schema,
+            as_text,
+            written,
             target: path.to_path_buf(),
             temp,
             rows: 0,
@@ -105,6 +168,17 @@ impl FileWriter {
 
     /// Appends one batch.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let converted;
+        let batch = if self.as_text.is_empty() {
+            batch
+        } else {
+            let mut columns = batch.columns().to_vec();
+            for &i in &self.as_text {
+                columns[i] = as_text(columns[i].as_ref())?;
+            }
+            converted = RecordBatch::try_new(self.written.clone(), columns)?;
+            &converted
+        };
         let inner = self
             .inner
             .as_mut()
@@ -236,6 +310,64 @@ mod tests {
         w.write(&b).unwrap();
         drop(w);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn intervals_in_parquet_and_lists_in_csv_are_written_as_text() {
+        use arrow::array::{IntervalMonthDayNanoArray, ListArray};
+        use arrow::datatypes::{Int32Type, IntervalMonthDayNano};
+        let list = ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+            Some(vec![Some(1), None, Some(3)]),
+            None,
+        ]);
+        let span = IntervalMonthDayNanoArray::from(vec![
+            Some(IntervalMonthDayNano::new(1, 2, 3_000_000_000)),
+            None,
+        ]);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("l", list.data_type().clone(), true),
+            Field::new("i", span.data_type().clone(), true),
+        ]));
+        let b = RecordBatch::try_new(schema, vec![Arc::new(list), Arc::new(span)]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+
+        let csv = dir.path().join("o.csv");
+        let mut w = FileWriter::create(&csv, b.schema()).unwrap();
+        w.write(&b).unwrap();
+        w.finish().unwrap();
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("l,i"));
+        let first = lines.next().unwrap();
+        assert!(first.starts_with("\"[1, , 3]\","), "{first}");
+        assert!(first.contains("1 mons 2 days"), "{first}");
+        assert_eq!(lines.next(), Some(","));
+
+        let pq = dir.path().join("o.parquet");
+        let mut w = FileWriter::create(&pq, b.schema()).unwrap();
+        w.write(&b).unwrap();
+        w.finish().unwrap();
+        let got: Vec<_> = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            File::open(&pq).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect();
+        assert_eq!(got[0].column(0), b.column(0), "lists stay lists in Parquet");
+        assert_eq!(got[0].schema().field(1).data_type(), &DataType::Utf8);
+        let spans = got[0]
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert!(
+            spans.value(0).starts_with("1 mons 2 days"),
+            "{}",
+            spans.value(0)
+        );
+        assert!(spans.is_null(1));
     }
 
     #[test]
