@@ -5,7 +5,7 @@
 
 use crate::credentials::{CredentialCache, Lease, RefreshPolicy};
 use crate::db::partition;
-use crate::db::postgres::{self, ConnectFailure, PgConnection};
+use crate::db::postgres::{self, ConnectFailure, IfExists, PgConnection};
 use crate::db::url::{self as dburl, Scheme};
 use crate::error::{Error, Result};
 use crate::pool::{Pool, PoolStats, Pooled};
@@ -476,6 +476,44 @@ impl AsyncClient {
         }
     }
 
+    /// Writes `batches` (all of `schema`) into `table` (`name` or `schema.name`) of the
+    /// database `sink`, in one transaction: either every row is written or the table is left as
+    /// it was. `if_exists` says what happens when the table exists (see [`IfExists`]; with
+    /// `Append` a missing table is created). Runs as the source's group role (`SET ROLE`, as
+    /// [`execute_sql`](Self::execute_sql)), so a created table belongs to that role. Returns the
+    /// number of rows written.
+    pub async fn write_table(
+        &self,
+        sink: &str,
+        table: &str,
+        schema: SchemaRef,
+        batches: &[RecordBatch],
+        if_exists: IfExists,
+    ) -> Result<u64> {
+        let role = self.settings.write_role(sink);
+        let run = |mut conn: PgConnection| {
+            let role = role.clone();
+            let schema = schema.clone();
+            async move {
+                if let Some(role) = &role {
+                    postgres::execute(&conn.client, &format!("SET ROLE {}", quote_ident(role)))
+                        .await?;
+                }
+                postgres::write_table(&mut conn.client, table, &schema, batches, if_exists).await
+            }
+        };
+        let (conn, lease) = self.connect_postgres(sink).await?;
+        // Retrying is safe: a failed write rolled back, so nothing of it is in the table.
+        match run(conn).await {
+            Err(e) if self.lost_privileges(&e, lease.as_ref()).await => {
+                tracing::info!(%sink, "privileges lost with a revoked lease; retrying the write once with new credentials");
+                let (conn, _) = self.connect_postgres(sink).await?;
+                run(conn).await
+            }
+            other => other,
+        }
+    }
+
     /// Revokes the leases this client created (unless configured not to).
     pub async fn close(&self) {
         if let Some(task) = &self.refresher {
@@ -649,6 +687,21 @@ impl Client {
     /// See [`AsyncClient::execute_sql`].
     pub fn execute_sql(&self, source: &str, sql: &str) -> Result<u64> {
         self.runtime.block_on(self.inner.execute_sql(source, sql))
+    }
+
+    /// See [`AsyncClient::write_table`].
+    pub fn write_table(
+        &self,
+        sink: &str,
+        table: &str,
+        schema: SchemaRef,
+        batches: &[RecordBatch],
+        if_exists: IfExists,
+    ) -> Result<u64> {
+        self.runtime.block_on(
+            self.inner
+                .write_table(sink, table, schema, batches, if_exists),
+        )
     }
 
     /// Revokes the leases this client created; also done when the client is dropped.

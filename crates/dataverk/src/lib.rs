@@ -25,5 +25,6 @@ pub mod settings;
 pub mod vault;
 
 pub use client::{AsyncClient, Client, ClientOptions, Table};
+pub use db::postgres::IfExists;
 pub use error::{Error, Result};
 pub use secret::Secret;
