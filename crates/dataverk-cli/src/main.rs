@@ -58,6 +58,19 @@ enum Command {
         /// The statement, or a file ending in .sql that holds it.
         sql: String,
     },
+    /// Write the rows of a Parquet or CSV file into a table, all or nothing.
+    Write {
+        /// The source name from db_connection_strings.
+        sink: String,
+        /// The table: TABLE or SCHEMA.TABLE (created from the file's columns when missing).
+        table: String,
+        /// The rows: a .parquet file, or a .csv file with a header (column types inferred).
+        #[arg(short, long, value_name = "FILE")]
+        input: PathBuf,
+        /// When the table exists: fail, replace it, or append to it (its columns must match).
+        #[arg(long, default_value = "fail", value_name = "MODE", value_parser = ["fail", "replace", "append"])]
+        if_exists: String,
+    },
     /// Check every link from settings to database, one line per step with the fix for failures.
     Doctor {
         /// Only this source (default: every source in the settings).
@@ -189,12 +202,61 @@ fn run(cli: Cli) -> dataverk::Result<bool> {
             let n = client.execute_sql(&source, &sql)?;
             println!("{n} rows affected");
         }
+        Command::Write {
+            sink,
+            table,
+            input,
+            if_exists,
+        } => {
+            let (schema, batches) = read_input(&input)?;
+            let n = client.write_table(&sink, &table, schema, &batches, if_exists.parse()?)?;
+            eprintln!("wrote {n} rows to {table}");
+        }
         Command::Doctor { .. }
         | Command::Settings { .. }
         | Command::Vault { .. }
         | Command::Access { .. } => unreachable!("handled before the client is made"),
     }
     Ok(true)
+}
+
+/// All rows of a `.parquet` or `.csv` file (CSV: header row, column types inferred).
+fn read_input(
+    path: &std::path::Path,
+) -> dataverk::Result<(
+    arrow::datatypes::SchemaRef,
+    Vec<arrow::record_batch::RecordBatch>,
+)> {
+    let open = || {
+        std::fs::File::open(path)
+            .map_err(|e| dataverk::Error::io("cannot read the input file", path, e))
+    };
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let (schema, reader): (_, Box<dyn Iterator<Item = _>>) = match ext.to_ascii_lowercase().as_str()
+    {
+        "parquet" | "pq" => {
+            let builder =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open()?)?;
+            (builder.schema().clone(), Box::new(builder.build()?))
+        }
+        "csv" => {
+            let format = arrow::csv::reader::Format::default().with_header(true);
+            let (schema, _) = format.infer_schema(open()?, None)?;
+            let schema = std::sync::Arc::new(schema);
+            let reader = arrow::csv::ReaderBuilder::new(schema.clone())
+                .with_format(format)
+                .build(open()?)?;
+            (schema, Box::new(reader))
+        }
+        _ => {
+            return Err(dataverk::Error::Usage(format!(
+                "cannot tell the format of {}: name a .parquet or .csv file",
+                path.display()
+            )))
+        }
+    };
+    let batches = reader.collect::<Result<Vec<_>, arrow::error::ArrowError>>()?;
+    Ok((schema, batches))
 }
 
 fn main() -> ExitCode {
