@@ -5,6 +5,7 @@
 
 mod access;
 mod inspect;
+mod progress;
 
 use clap::{Parser, Subcommand};
 use dataverk::output::FileWriter;
@@ -123,6 +124,7 @@ fn run(cli: Cli) -> dataverk::Result<bool> {
         other => other,
     };
     let client = Client::with_options(options)?;
+    let mut progress = progress::Progress::new("read", cli.quiet);
     match command {
         Command::ReadSql {
             source,
@@ -152,8 +154,11 @@ fn run(cli: Cli) -> dataverk::Result<bool> {
                     Some(w) => w,
                     None => writer.insert(FileWriter::create(&path, batch.schema())?),
                 };
-                w.write(&batch)
+                w.write(&batch)?;
+                progress.add(batch.num_rows());
+                Ok(())
             })?;
+            progress.finish();
             let writer = match writer {
                 Some(w) => w,
                 None => FileWriter::create(&path, schema)?,
@@ -169,27 +174,31 @@ fn run(cli: Cli) -> dataverk::Result<bool> {
             partition_on,
             partitions,
         } => {
-            let table = match (partition_on, partitions) {
-                (Some(column), Some(n)) => {
-                    client.read_sql_partitioned(&source, &query, &column, n.into())?
-                }
-                _ => client.read_sql(&source, &query)?,
-            };
-            let total = table.num_rows();
+            // Only the rows shown are kept; the rest are counted as they stream past.
             let mut shown = Vec::new();
-            let mut left = max_rows;
-            for batch in &table.batches {
-                if left == 0 {
-                    break;
+            let mut total = 0;
+            let mut keep = |batch: arrow::record_batch::RecordBatch| {
+                let take = max_rows.saturating_sub(total).min(batch.num_rows());
+                if take > 0 {
+                    shown.push(batch.slice(0, take));
                 }
-                let take = left.min(batch.num_rows());
-                shown.push(batch.slice(0, take));
-                left -= take;
-            }
+                total += batch.num_rows();
+            };
+            let schema = match (partition_on, partitions) {
+                (Some(column), Some(n)) => {
+                    let table = client.read_sql_partitioned(&source, &query, &column, n.into())?;
+                    table.batches.into_iter().for_each(&mut keep);
+                    table.schema
+                }
+                _ => client.read_sql_each(&source, &query, &mut |batch| {
+                    progress.add(batch.num_rows());
+                    keep(batch);
+                    Ok(())
+                })?,
+            };
+            progress.finish();
             if shown.is_empty() {
-                shown.push(arrow::record_batch::RecordBatch::new_empty(
-                    table.schema.clone(),
-                ));
+                shown.push(arrow::record_batch::RecordBatch::new_empty(schema));
             }
             println!("{}", arrow::util::pretty::pretty_format_batches(&shown)?);
             if total > max_rows {
