@@ -5,8 +5,9 @@
 
 use crate::credentials::{CredentialCache, Lease, RefreshPolicy};
 use crate::db::partition;
-use crate::db::postgres::{self, ConnectFailure, IfExists, PgConnection};
+use crate::db::postgres::{self, ConnectFailure, PgConnection};
 use crate::db::url::{self as dburl, Scheme};
+use crate::db::{sqlite, IfExists};
 use crate::error::{Error, Result};
 use crate::pool::{Pool, PoolStats, Pooled};
 use crate::secrets::SecretSources;
@@ -214,6 +215,30 @@ impl AsyncClient {
         }
     }
 
+    /// The database file of a `sqlite://` source (relative paths resolve against the settings
+    /// file's folder), or `None` for any other scheme. SQLite has no logins, so a Vault path
+    /// for such a source is a mistake in the settings, not something to ignore.
+    fn sqlite_path(&self, source: &str) -> Result<Option<PathBuf>> {
+        let (scheme, url) = self.scheme(source)?;
+        if scheme != Scheme::Sqlite {
+            return Ok(None);
+        }
+        let url_error = |message| Error::Url {
+            source_name: source.to_string(),
+            message,
+        };
+        if let Some(path) = self.settings.vault_path(source) {
+            return Err(url_error(format!(
+                "a SQLite database has no logins, but db_vault_path has {path:?} for it; \
+                 remove the source's db_vault_path entry"
+            )));
+        }
+        let base = self.settings.path.parent().unwrap_or(Path::new(""));
+        sqlite::database_path(url.expose(), base)
+            .map(Some)
+            .map_err(url_error)
+    }
+
     /// A Postgres connection for `source` with current credentials. A refused login gets new
     /// credentials and one more try; no other connect error is retried here.
     pub async fn connect_postgres(
@@ -283,9 +308,8 @@ impl AsyncClient {
         sink: &mut (dyn FnMut(RecordBatch) -> Result<()> + Send),
     ) -> Result<SchemaRef> {
         let query = load_query(query)?;
-        let (scheme, _) = self.scheme(source)?;
-        if scheme == Scheme::Sqlite {
-            return Err(Error::Usage("SQLite sources are not supported yet".into()));
+        if let Some(path) = self.sqlite_path(source)? {
+            return sqlite::query_batches(path, query, self.batch_rows, sink).await;
         }
         let pooled = self.checkout(source).await?;
         let mut delivered = false;
@@ -364,7 +388,8 @@ impl AsyncClient {
         let query = postgres::trim_statement(&query);
         if self.scheme(source)?.0 != Scheme::Postgres {
             return Err(Error::Usage(format!(
-                "partitioned reads need a PostgreSQL source; read {source:?} without partitions"
+                "partitioned reads are not supported for SQLite: they need a PostgreSQL \
+                 source; read {source:?} without partitions"
             )));
         }
         let bounds = self
@@ -453,6 +478,9 @@ impl AsyncClient {
     /// objects it creates belong to that role and outlive the temporary user Vault drops.
     pub async fn execute_sql(&self, source: &str, sql: &str) -> Result<u64> {
         let sql = load_query(sql)?;
+        if let Some(path) = self.sqlite_path(source)? {
+            return sqlite::execute(path, sql).await;
+        }
         let role = self.settings.write_role(source);
         let run = |conn: PgConnection| {
             let sql = sql.clone();
@@ -490,6 +518,10 @@ impl AsyncClient {
         batches: &[RecordBatch],
         if_exists: IfExists,
     ) -> Result<u64> {
+        if let Some(path) = self.sqlite_path(sink)? {
+            let (table, batches) = (table.to_string(), batches.to_vec());
+            return sqlite::write_table(path, table, schema, batches, if_exists).await;
+        }
         let role = self.settings.write_role(sink);
         let run = |mut conn: PgConnection| {
             let role = role.clone();
