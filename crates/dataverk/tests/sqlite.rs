@@ -163,6 +163,14 @@ fn expressions_take_the_type_of_their_first_value() {
     assert_eq!(float64(&b, 1), [Some(1.5), Some(2.0)]);
     assert_eq!(utf8(&b, 2), [Some("x".into()), None]);
     assert_eq!(b.column(4).null_count(), 2);
+    // A declared BLOB holding only NULLs stays Binary.
+    c.execute_sql(
+        SOURCE,
+        "CREATE TABLE nb (b BLOB); INSERT INTO nb VALUES (NULL)",
+    )
+    .unwrap();
+    let (table, _) = read(&c, "SELECT b FROM nb");
+    assert_eq!(types(&table), [DataType::Binary]);
     // A NUMERIC column with one fractional value is Float64 throughout.
     c.execute_sql(
         SOURCE,

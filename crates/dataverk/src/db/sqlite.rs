@@ -243,27 +243,39 @@ impl Column {
             return t.clone();
         }
         let first = values.iter().find(|v| !matches!(v, Value::Null));
-        let t = match (self.kind, first) {
-            (Declared::Numeric, _) => {
+        let t = match (self.kind.fixed_type(), self.kind, first) {
+            (Some(t), _, _) => t,
+            (None, Declared::Numeric, Some(_))
                 if values
                     .iter()
-                    .all(|v| matches!(v, Value::Null | Value::Integer(_)))
-                    && first.is_some()
-                {
-                    DataType::Int64
-                } else {
-                    DataType::Float64
-                }
+                    .all(|v| matches!(v, Value::Null | Value::Integer(_))) =>
+            {
+                DataType::Int64
             }
-            (_, Some(Value::Integer(_))) => DataType::Int64,
-            (_, Some(Value::Real(_))) => DataType::Float64,
-            (_, Some(Value::Blob(_))) => DataType::Binary,
-            // Text, or nothing but NULLs: Utf8, as Postgres types an untyped NULL as text.
-            _ => self.kind.fixed_type().unwrap_or(DataType::Utf8),
+            (None, Declared::Numeric, _) => DataType::Float64,
+            (None, _, Some(Value::Integer(_))) => DataType::Int64,
+            (None, _, Some(Value::Real(_))) => DataType::Float64,
+            (None, _, Some(Value::Blob(_))) => DataType::Binary,
+            (None, _, Some(_)) => DataType::Utf8,
+            (None, _, None) => self.without_values(),
         };
-        let t = self.kind.fixed_type().unwrap_or(t);
         self.data_type = Some(t.clone());
         t
+    }
+
+    /// The Arrow type when no value says more (an empty result, or only NULLs): the declared
+    /// type's, Binary for a declared `BLOB`, Float64 for NUMERIC, else Utf8 (as Postgres types
+    /// an untyped NULL as text).
+    fn without_values(&self) -> DataType {
+        let blob = self
+            .declared
+            .as_deref()
+            .is_some_and(|d| d.to_ascii_uppercase().contains("BLOB"));
+        match self.kind {
+            Declared::Numeric => DataType::Float64,
+            Declared::Values if blob => DataType::Binary,
+            k => k.fixed_type().unwrap_or(DataType::Utf8),
+        }
     }
 
     /// The error for `value` at 1-based `row` not fitting this column's Arrow type.
@@ -273,13 +285,9 @@ impl Column {
             Value::Integer(i) => ("INTEGER", format!(" {i}")),
             Value::Real(f) => ("REAL", format!(" {f}")),
             Value::Text(s) => {
-                let mut s: String = s.chars().take(40).collect();
-                if s.len() < 40 {
-                    s = format!(" {s:?}");
-                } else {
-                    s = format!(" {s:?}…");
-                }
-                ("TEXT", s)
+                let start: String = s.chars().take(40).collect();
+                let more = if start.len() < s.len() { "…" } else { "" };
+                ("TEXT", format!(" {start:?}{more}"))
             }
             Value::Blob(b) => ("BLOB", format!(" of {} bytes", b.len())),
         };
@@ -418,69 +426,61 @@ fn read(
     let mut values: Vec<Vec<Value>> = vec![Vec::new(); columns.len()];
     let mut schema: Option<SchemaRef> = None;
     let mut done_rows = 0usize;
-    let mut flush = |columns: &mut [Column],
-                     values: &mut [Vec<Value>],
-                     schema: &mut Option<SchemaRef>,
-                     done_rows: &mut usize|
-     -> Result<()> {
-        let types: Vec<DataType> = columns
-            .iter_mut()
-            .zip(values.iter())
-            .map(|(c, v)| c.decide(v))
-            .collect();
-        let schema = schema
-            .get_or_insert_with(|| schema_of(columns, &types))
-            .clone();
-        let arrays = columns
-            .iter()
-            .zip(values.iter_mut())
-            .zip(&types)
-            .map(|((c, v), t)| {
-                let array = c.array(t, v, *done_rows + 1);
-                v.clear();
-                array
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let batch = RecordBatch::try_new(schema, arrays)?;
-        *done_rows += batch.num_rows();
-        send(batch)
-    };
     let mut rows = stmt.query([]).map_err(sql_error)?;
-    let mut in_batch = 0;
-    while let Some(row) = rows.next().map_err(sql_error)? {
-        for (i, v) in values.iter_mut().enumerate() {
-            v.push(row.get::<_, Value>(i).map_err(sql_error)?);
+    loop {
+        let row = rows.next().map_err(sql_error)?;
+        if let Some(row) = row {
+            for (i, v) in values.iter_mut().enumerate() {
+                v.push(row.get::<_, Value>(i).map_err(sql_error)?);
+            }
         }
-        in_batch += 1;
-        if in_batch == batch_rows {
-            flush(&mut columns, &mut values, &mut schema, &mut done_rows)?;
-            in_batch = 0;
+        let in_batch = values[0].len();
+        if in_batch == batch_rows || (row.is_none() && in_batch > 0) {
+            let batch = to_batch(&mut columns, &mut values, &mut schema, done_rows + 1)?;
+            done_rows += batch.num_rows();
+            send(batch)?;
         }
-    }
-    if in_batch > 0 {
-        flush(&mut columns, &mut values, &mut schema, &mut done_rows)?;
+        if row.is_none() {
+            break;
+        }
     }
     Ok(match schema {
         Some(s) => s,
         // No rows: the declared types alone; an expression's type is unknown, so Utf8.
         None => {
-            let types: Vec<DataType> = columns
-                .iter()
-                .map(|c| match c.kind {
-                    Declared::Numeric => DataType::Float64,
-                    Declared::Values
-                        if c.declared
-                            .as_deref()
-                            .is_some_and(|d| d.to_ascii_uppercase().contains("BLOB")) =>
-                    {
-                        DataType::Binary
-                    }
-                    k => k.fixed_type().unwrap_or(DataType::Utf8),
-                })
-                .collect();
+            let types: Vec<DataType> = columns.iter().map(Column::without_values).collect();
             schema_of(&columns, &types)
         }
     })
+}
+
+/// The values gathered so far as one record batch (emptying `values`); the first batch fixes
+/// the column types and `schema`. `first_row` is the 1-based row number of the first value.
+fn to_batch(
+    columns: &mut [Column],
+    values: &mut [Vec<Value>],
+    schema: &mut Option<SchemaRef>,
+    first_row: usize,
+) -> Result<RecordBatch> {
+    let types: Vec<DataType> = columns
+        .iter_mut()
+        .zip(values.iter())
+        .map(|(c, v)| c.decide(v))
+        .collect();
+    let schema = schema
+        .get_or_insert_with(|| schema_of(columns, &types))
+        .clone();
+    let arrays = columns
+        .iter()
+        .zip(values.iter_mut())
+        .zip(&types)
+        .map(|((c, v), t)| {
+            let array = c.array(t, v, first_row);
+            v.clear();
+            array
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(schema, arrays)?)
 }
 
 fn schema_of(columns: &[Column], types: &[DataType]) -> SchemaRef {
