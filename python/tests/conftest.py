@@ -30,6 +30,9 @@ NAMESPACE = "pytest-team"
 DATABASE = "testdb"
 ROLE = f"{DATABASE}-admin"
 CREDS_PATH = f"postgresql/preprod-fss/creds/{ROLE}"
+# Creds whose leases last 3 s: a long-lived client must keep replacing them.
+SHORT_CREDS_PATH = f"postgresql/preprod-fss/creds/{DATABASE}-short"
+SHORT_TTL_SECONDS = 3
 # Creds under a role the namespace's policy does not allow: Vault answers 403.
 DENIED_CREDS_PATH = "postgresql/preprod-fss/creds/otherdb-admin"
 SEED_SETTINGS = (
@@ -189,6 +192,7 @@ def devvault_config(port, password):
                 f"secret/data/kubeflow/{NAMESPACE}",
                 "sys/internal/ui/mounts/*",
                 CREDS_PATH,
+                SHORT_CREDS_PATH,
                 "sys/leases/*",
             ]
         },
@@ -216,10 +220,14 @@ def devvault_config(port, password):
                             "VALID UNTIL '{{expiration}}';",
                             f'GRANT "{ROLE}" TO "{{{{name}}}}";',
                         ],
-                        "default_ttl": "10m",
-                        "max_ttl": "1h",
+                        "default_ttl": ttl,
+                        "max_ttl": max_ttl,
                     }
-                    for name in (ROLE, "otherdb-admin")
+                    for name, ttl, max_ttl in (
+                        (ROLE, "10m", "1h"),
+                        (f"{DATABASE}-short", f"{SHORT_TTL_SECONDS}s", f"{2 * SHORT_TTL_SECONDS}s"),
+                        ("otherdb-admin", "10m", "1h"),
+                    )
                 },
             }
         ],

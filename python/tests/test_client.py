@@ -13,7 +13,7 @@ import pyarrow
 import pytest
 
 import dataverk
-from conftest import DENIED_CREDS_PATH, SEED_SETTINGS
+from conftest import DENIED_CREDS_PATH, SEED_SETTINGS, SHORT_CREDS_PATH, SHORT_TTL_SECONDS
 
 
 def test_the_seeds_code_verbatim(seed_dir):
@@ -225,3 +225,41 @@ def test_to_sql_from_pandas_polars_and_arrow(seed_dir):
     assert back.to_pydict() == {"n": [1, 2, 3, 4, 5], "name": ["a", None, "c", "d", "e"]}
     assert owner["tableowner"].tolist() == ["testdb-admin"]
     assert after_replace["c"].tolist() == [1]
+
+
+def test_a_long_lived_client_outlives_its_leases(seed_dir):
+    """Credentials that live 3 s (at most 6 s): the same client keeps reading past several lease
+    ends, renewing the lease and then replacing it, as a notebook kernel does over hours."""
+    settings = seed_dir / "short.json"
+    settings.write_text(SEED_SETTINGS.replace("${POSTGRES_CREDS_PATH}", SHORT_CREDS_PATH))
+    users = []
+    with dataverk.Client(settings_file=settings) as dv:
+        for _ in range(3):
+            df = dv.read_sql("postgres_database", "SELECT current_user AS u, count(*)::int8 AS n FROM flights")
+            assert df["n"].tolist() == [1000]
+            users.append(df["u"].iloc[0])
+            time.sleep(SHORT_TTL_SECONDS + 0.5)
+    assert all(u.startswith("v-") for u in users)
+    # Past max_ttl the lease cannot be renewed: the last read ran as a new user.
+    assert len(set(users)) >= 2, users
+
+
+def test_env_file_fills_placeholders(stack, seed_dir):
+    """The dotenv file is the last place a placeholder is looked up, as in the library; here it
+    names a SQLite database beside the settings."""
+    settings = seed_dir / "settings.json"
+    settings.write_text(
+        SEED_SETTINGS.replace(
+            '"postgres_database": "${POSTGRES_CREDENTIALS}" }',
+            '"postgres_database": "${POSTGRES_CREDENTIALS}", "local": "${LOCAL_DB}" }',
+        )
+    )
+    (seed_dir / "my.env").write_text("LOCAL_DB=sqlite:///local.db\n")
+    with pytest.raises(dataverk.SettingsError, match="LOCAL_DB") as e:
+        dataverk.Client(env_file=None)
+    assert_no_secret(stack, e.value)
+    with dataverk.Client(env_file=seed_dir / "my.env") as dv:
+        dv.execute_sql("local", "CREATE TABLE t (x int)")
+        assert dv.execute_sql("local", "INSERT INTO t VALUES (1), (2)") == 2
+        assert dv.read_sql("local", "SELECT sum(x) AS s FROM t")["s"].tolist() == [3]
+    assert (seed_dir / "local.db").exists()
