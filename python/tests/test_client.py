@@ -263,3 +263,28 @@ def test_env_file_fills_placeholders(stack, seed_dir):
         assert dv.execute_sql("local", "INSERT INTO t VALUES (1), (2)") == 2
         assert dv.read_sql("local", "SELECT sum(x) AS s FROM t")["s"].tolist() == [3]
     assert (seed_dir / "local.db").exists()
+
+
+def test_threads_share_a_client(seed_dir):
+    results = {}
+
+    def read(i):
+        results[i] = dv.read_sql("postgres_database", f"SELECT {i} AS i, count(*)::int8 AS n FROM flights, pg_sleep(0.3)")
+
+    with dataverk.Client() as dv:
+        threads = [threading.Thread(target=read, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert {i: (df["i"].tolist(), df["n"].tolist()) for i, df in results.items()} == {
+        i: ([i], [1000]) for i in range(4)
+    }
+
+
+def test_the_type_stub_is_installed():
+    from pathlib import Path
+
+    package = Path(dataverk.__file__).parent
+    assert (package / "__init__.pyi").exists()
+    assert (package / "py.typed").exists()
