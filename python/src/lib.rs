@@ -119,6 +119,47 @@ fn to_pyarrow_table<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<
     pyarrow.call_method1("table", (data,))
 }
 
+/// Runs `work` as a task on the client's runtime without the GIL, and stops it when Python has
+/// a signal to deliver (Ctrl-C: `KeyboardInterrupt`), checked every 100 ms. Stopping drops the
+/// read with its connection, so nothing of it is left running here. The task runs on a runtime
+/// worker, as `dataverk::Client::read_sql` does it, for the same reason (see there).
+fn interruptible<T, F>(
+    py: Python<'_>,
+    client: Arc<dataverk::Client>,
+    work: impl FnOnce(Arc<dataverk::Client>) -> F + Send,
+) -> PyResult<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = dataverk::Result<T>> + Send + 'static,
+{
+    py.detach(|| {
+        // The task holds a reference of its own, but never the last one: `client` lives until
+        // the task has ended or been dropped, so the client is never dropped on a worker.
+        let task = work(client.clone());
+        client.block_on(async move {
+            let mut task = tokio::spawn(task);
+            loop {
+                tokio::select! {
+                    done = &mut task => {
+                        return match done {
+                            Ok(result) => result.map_err(to_py_err),
+                            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                            Err(e) => Err(DataverkError::new_err(format!("the read was cancelled: {e}"))),
+                        };
+                    }
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
+                        if let Err(signal) = Python::attach(|py| py.check_signals()) {
+                            task.abort();
+                            let _ = task.await;
+                            return Err(signal);
+                        }
+                    }
+                }
+            }
+        })
+    })
+}
+
 /// A connection to the sources of one settings file, with secrets and database credentials
 /// from Vault.
 ///
@@ -216,12 +257,16 @@ impl PyClient {
         import_for(py, "pyarrow")?;
         let package = import_for(py, return_type.package())?;
         let client = self.client()?;
-        let table = py
-            .detach(|| match &partitioned {
-                None => client.read_sql(&source, &sql),
-                Some((column, n)) => client.read_sql_partitioned(&source, &sql, column, *n),
-            })
-            .map_err(to_py_err)?;
+        let table = interruptible(py, client, move |c| async move {
+            match &partitioned {
+                None => c.inner().read_sql(&source, &sql).await,
+                Some((column, n)) => {
+                    c.inner()
+                        .read_sql_partitioned(&source, &sql, column, *n)
+                        .await
+                }
+            }
+        })?;
         let table = arrow::pyarrow::Table::try_new(table.batches, table.schema)
             .map_err(|e| DataverkError::new_err(e.to_string()))?
             .into_pyarrow(py)?;

@@ -288,3 +288,21 @@ def test_the_type_stub_is_installed():
     package = Path(dataverk.__file__).parent
     assert (package / "__init__.pyi").exists()
     assert (package / "py.typed").exists()
+
+
+def test_ctrl_c_stops_a_read(seed_dir):
+    """SIGINT during a 5 s read: KeyboardInterrupt within a second, and the client goes on."""
+    import os
+    import signal
+
+    with dataverk.Client() as dv:
+        dv.read_sql("postgres_database", "SELECT 1")
+        timer = threading.Timer(0.5, os.kill, args=(os.getpid(), signal.SIGINT))
+        timer.start()
+        start = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            dv.read_sql("postgres_database", "SELECT 1 AS one FROM pg_sleep(5)")
+        elapsed = time.monotonic() - start
+        timer.join()
+        assert elapsed < 2, f"the read went on for {elapsed:.1f} s after Ctrl-C"
+        assert dv.read_sql("postgres_database", "SELECT 2 AS two")["two"].tolist() == [2]
