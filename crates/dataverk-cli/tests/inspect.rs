@@ -192,6 +192,16 @@ fn doctor_names_each_broken_link_with_its_fix() {
         &["127.0.0.1:9", "not reachable"],
     );
 
+    w.vault
+        .inject_fault(json!({"path_prefix": "sys/health", "status": 503}));
+    doctor(
+        &seed,
+        &[],
+        "Vault reachable",
+        &["sealed (sys/health 503)", "unseal"],
+    );
+    w.vault.clear_faults();
+
     w.pg.psql("mydb", "CREATE ROLE outsiders NOLOGIN");
     let role = w.settings(json!({
         "db_connection_strings": {"pg": "${POSTGRES_CREDENTIALS}"},
