@@ -18,6 +18,9 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Rows per Parquet row group.
+const ROW_GROUP_ROWS: usize = 122_880;
+
 /// An output file format, chosen by extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -142,6 +145,11 @@ impl FileWriter {
             Format::Parquet => {
                 let props = parquet::file::properties::WriterProperties::builder()
                     .set_compression(parquet::basic::Compression::SNAPPY)
+                    // A row group is buffered whole before it is written: 122,880 rows (DuckDB's
+                    // choice) instead of the crate's 1 M, and at most 64 MiB encoded, keep a
+                    // streaming export's memory small whatever the width of a row.
+                    .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+                    .set_max_row_group_bytes(Some(64 << 20))
                     .build();
                 Inner::Parquet(parquet::arrow::ArrowWriter::try_new(
                     file,
@@ -368,6 +376,33 @@ mod tests {
             spans.value(0)
         );
         assert!(spans.is_null(1));
+    }
+
+    #[test]
+    fn parquet_row_groups_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.parquet");
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int32, false)]));
+        let b = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(Int32Array::from_iter_values(0..100_000))],
+        )
+        .unwrap();
+        let mut w = FileWriter::create(&path, schema).unwrap();
+        for _ in 0..3 {
+            w.write(&b).unwrap();
+        }
+        assert_eq!(w.finish().unwrap(), 300_000);
+        let reader =
+            parquet::file::reader::SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+        use parquet::file::reader::FileReader;
+        let groups: Vec<i64> = reader
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows())
+            .collect();
+        assert_eq!(groups, [122_880, 122_880, 54_240]);
     }
 
     #[test]
