@@ -85,7 +85,7 @@ fn run(cli: Cli) -> dataverk::Result<bool> {
     match cli.command {
         Command::ReadSql(args) => transfer::read_sql(options, args, cli.quiet),
         Command::Execute(args) => transfer::execute(options, args),
-        Command::Write(args) => transfer::write(options, args),
+        Command::Write(args) => transfer::write(options, args, cli.quiet),
         Command::Doctor { source } => inspect::doctor(options, source.as_deref()),
         Command::Settings { command } => inspect::settings(options, command),
         Command::Vault { command } => inspect::vault(command),

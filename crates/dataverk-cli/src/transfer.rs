@@ -7,6 +7,7 @@ use clap::Args;
 use dataverk::output::FileWriter;
 use dataverk::{Client, ClientOptions, Error, Result};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// `dataverk read-sql`.
 #[derive(Args)]
@@ -142,16 +143,20 @@ pub fn execute(options: ClientOptions, args: Execute) -> Result<bool> {
 }
 
 /// Writes a Parquet or CSV file into a table.
-pub fn write(options: ClientOptions, args: Write) -> Result<bool> {
+pub fn write(options: ClientOptions, args: Write, quiet: bool) -> Result<bool> {
     let client = Client::with_options(options)?;
     let (schema, batches) = read_input(&args.input)?;
-    let n = client.write_table(
+    let progress = Arc::new(Mutex::new(Progress::new("wrote", quiet)));
+    let report = progress.clone();
+    let n = client.write_table_with_progress(
         &args.sink,
         &args.table,
         schema,
         &batches,
         args.if_exists.parse()?,
+        Arc::new(move |rows| report.lock().unwrap_or_else(|p| p.into_inner()).add(rows)),
     )?;
+    progress.lock().unwrap_or_else(|p| p.into_inner()).finish();
     eprintln!("wrote {n} rows to {}", args.table);
     Ok(true)
 }

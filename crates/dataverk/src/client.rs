@@ -7,7 +7,7 @@ use crate::credentials::{CredentialCache, Lease, RefreshPolicy};
 use crate::db::partition;
 use crate::db::postgres::{self, ConnectFailure, PgConnection};
 use crate::db::url::{self as dburl, Scheme};
-use crate::db::{sqlite, IfExists};
+use crate::db::{sqlite, IfExists, OnRows};
 use crate::error::{Error, Result};
 use crate::pool::{Pool, PoolStats, Pooled};
 use crate::secrets::SecretSources;
@@ -518,20 +518,45 @@ impl AsyncClient {
         batches: &[RecordBatch],
         if_exists: IfExists,
     ) -> Result<u64> {
+        let ignore: OnRows = Arc::new(|_| {});
+        self.write_table_with_progress(sink, table, schema, batches, if_exists, ignore)
+            .await
+    }
+
+    /// [`write_table`](Self::write_table), calling `on_rows` with each batch's row count as it
+    /// is sent (for a progress report; a write retried after lost privileges counts again).
+    pub async fn write_table_with_progress(
+        &self,
+        sink: &str,
+        table: &str,
+        schema: SchemaRef,
+        batches: &[RecordBatch],
+        if_exists: IfExists,
+        on_rows: OnRows,
+    ) -> Result<u64> {
         if let Some(path) = self.sqlite_path(sink)? {
             let (table, batches) = (table.to_string(), batches.to_vec());
-            return sqlite::write_table(path, table, schema, batches, if_exists).await;
+            return sqlite::write_table(path, table, schema, batches, if_exists, on_rows).await;
         }
         let role = self.settings.write_role(sink);
         let run = |mut conn: PgConnection| {
             let role = role.clone();
             let schema = schema.clone();
+            let on_rows = on_rows.clone();
             async move {
                 if let Some(role) = &role {
                     postgres::execute(&conn.client, &format!("SET ROLE {}", quote_ident(role)))
                         .await?;
                 }
-                postgres::write_table(&mut conn.client, table, &schema, batches, if_exists).await
+                postgres::write_table(
+                    &mut conn.client,
+                    table,
+                    &schema,
+                    batches,
+                    if_exists,
+                    &on_rows,
+                )
+                .await
             }
         };
         let (conn, lease) = self.connect_postgres(sink).await?;
@@ -733,6 +758,23 @@ impl Client {
         self.runtime.block_on(
             self.inner
                 .write_table(sink, table, schema, batches, if_exists),
+        )
+    }
+
+    /// [`write_table`](Self::write_table) with a progress callback; see
+    /// [`AsyncClient::write_table_with_progress`].
+    pub fn write_table_with_progress(
+        &self,
+        sink: &str,
+        table: &str,
+        schema: SchemaRef,
+        batches: &[RecordBatch],
+        if_exists: IfExists,
+        on_rows: OnRows,
+    ) -> Result<u64> {
+        self.runtime.block_on(
+            self.inner
+                .write_table_with_progress(sink, table, schema, batches, if_exists, on_rows),
         )
     }
 

@@ -401,6 +401,27 @@ fn write_round_trips_every_type() {
 }
 
 #[test]
+fn write_progress_reports_each_batch() {
+    let (_dir, c) = fresh();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let batches = [sample(&[1, 2, 3]), sample(&[4, 5])];
+    let n = c
+        .write_table_with_progress(
+            SOURCE,
+            "scores",
+            batches[0].schema(),
+            &batches,
+            IfExists::Fail,
+            Arc::new(move |rows| record.lock().unwrap().push(rows)),
+        )
+        .unwrap();
+    assert_eq!(n, 5);
+    assert_eq!(*seen.lock().unwrap(), [3, 2]);
+    assert_eq!(ids(&c), [1, 2, 3, 4, 5].map(Some));
+}
+
+#[test]
 fn write_fail_replace_append() {
     let (_dir, c) = fresh();
     write(&c, &[sample(&[1, 2])], IfExists::Fail).unwrap();

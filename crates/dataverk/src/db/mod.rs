@@ -9,6 +9,10 @@ pub mod url;
 use crate::error::{Error, Result};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
+
+/// Called with the number of rows of each batch as a write takes it, for progress reports.
+pub type OnRows = Arc<dyn Fn(usize) + Send + Sync>;
 
 pub use self::url::Scheme;
 

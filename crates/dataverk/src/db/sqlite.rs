@@ -13,7 +13,7 @@
 //! not fit its column's type is an error naming the column and row, never a silent NULL.
 
 use super::postgres::write::TableName;
-use super::IfExists;
+use super::{IfExists, OnRows};
 use crate::client::quote_ident;
 use crate::error::{Error, Result};
 use arrow::array::{
@@ -523,10 +523,11 @@ pub async fn write_table(
     schema: SchemaRef,
     batches: Vec<RecordBatch>,
     if_exists: IfExists,
+    on_rows: OnRows,
 ) -> Result<u64> {
     tokio::task::spawn_blocking(move || {
         let mut conn = open(&path, true)?;
-        write_blocking(&mut conn, &table, &schema, &batches, if_exists)
+        write_blocking(&mut conn, &table, &schema, &batches, if_exists, &on_rows)
     })
     .await
     .map_err(join_error)?
@@ -654,6 +655,7 @@ fn write_blocking(
     schema: &Schema,
     batches: &[RecordBatch],
     if_exists: IfExists,
+    on_rows: &OnRows,
 ) -> Result<u64> {
     let name = TableName::parse(table)?;
     if schema.fields().is_empty() {
@@ -758,6 +760,7 @@ fn write_blocking(
                 })?;
                 written += 1;
             }
+            on_rows(batch.num_rows());
         }
     }
     tx.commit().map_err(sql_error)?;

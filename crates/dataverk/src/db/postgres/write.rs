@@ -29,6 +29,7 @@ use std::fmt;
 use tokio_postgres::types::Type;
 
 pub use crate::db::IfExists;
+use crate::db::OnRows;
 
 /// A table name, `table` or `schema.table`, quoted for SQL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -673,6 +674,7 @@ pub async fn write_table(
     schema: &Schema,
     batches: &[RecordBatch],
     if_exists: IfExists,
+    on_rows: &OnRows,
 ) -> Result<u64> {
     let name = TableName::parse(table)?;
     if schema.fields().is_empty() {
@@ -731,6 +733,7 @@ pub async fn write_table(
                 sink.send(buf.split().freeze()).await.map_err(sql_error)?;
             }
         }
+        on_rows(batch.num_rows());
     }
     encoder.trailer(&mut buf);
     sink.send(buf.freeze()).await.map_err(sql_error)?;
