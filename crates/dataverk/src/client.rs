@@ -481,27 +481,11 @@ impl AsyncClient {
         if let Some(path) = self.sqlite_path(source)? {
             return sqlite::execute(path, sql).await;
         }
-        let role = self.settings.write_role(source);
-        let run = |conn: PgConnection| {
-            let sql = sql.clone();
-            let role = role.clone();
-            async move {
-                if let Some(role) = &role {
-                    postgres::execute(&conn.client, &format!("SET ROLE {}", quote_ident(role)))
-                        .await?;
-                }
-                postgres::execute(&conn.client, &sql).await
-            }
-        };
-        let (conn, lease) = self.connect_postgres(source).await?;
-        match run(conn).await {
-            Err(e) if self.lost_privileges(&e, lease.as_ref()).await => {
-                tracing::info!(%source, "privileges lost with a revoked lease; retrying once with new credentials");
-                let (conn, _) = self.connect_postgres(source).await?;
-                run(conn).await
-            }
-            other => other,
-        }
+        let sql = &sql;
+        self.with_write_role(source, |conn| async move {
+            postgres::execute(&conn.client, sql).await
+        })
+        .await
     }
 
     /// Writes `batches` (all of `schema`) into `table` (`name` or `schema.name`) of the
@@ -538,34 +522,43 @@ impl AsyncClient {
             let (table, batches) = (table.to_string(), batches.to_vec());
             return sqlite::write_table(path, table, schema, batches, if_exists, on_rows).await;
         }
-        let role = self.settings.write_role(sink);
-        let run = |mut conn: PgConnection| {
-            let role = role.clone();
-            let schema = schema.clone();
-            let on_rows = on_rows.clone();
-            async move {
-                if let Some(role) = &role {
-                    postgres::execute(&conn.client, &format!("SET ROLE {}", quote_ident(role)))
-                        .await?;
-                }
-                postgres::write_table(
-                    &mut conn.client,
-                    table,
-                    &schema,
-                    batches,
-                    if_exists,
-                    &on_rows,
-                )
+        // Retrying is safe: a failed write rolled back, so nothing of it is in the table.
+        let (schema, on_rows) = (&schema, &on_rows);
+        self.with_write_role(sink, |mut conn| async move {
+            postgres::write_table(&mut conn.client, table, schema, batches, if_exists, on_rows)
                 .await
+        })
+        .await
+    }
+
+    /// Runs `op` on a new connection to `source` after `SET ROLE` to its write role (quoted),
+    /// so that objects it creates belong to that role and outlive the temporary user Vault
+    /// drops. A statement refused because the lease was revoked (see `lost_privileges`) runs
+    /// once more on a new connection with new credentials.
+    async fn with_write_role<T, F, Fut>(&self, source: &str, op: F) -> Result<T>
+    where
+        F: Fn(PgConnection) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let set_role = self
+            .settings
+            .write_role(source)
+            .map(|role| format!("SET ROLE {}", quote_ident(&role)));
+        let attempt = |conn: PgConnection| {
+            let (set_role, op) = (&set_role, &op);
+            async move {
+                if let Some(set_role) = set_role {
+                    postgres::execute(&conn.client, set_role).await?;
+                }
+                op(conn).await
             }
         };
-        let (conn, lease) = self.connect_postgres(sink).await?;
-        // Retrying is safe: a failed write rolled back, so nothing of it is in the table.
-        match run(conn).await {
+        let (conn, lease) = self.connect_postgres(source).await?;
+        match attempt(conn).await {
             Err(e) if self.lost_privileges(&e, lease.as_ref()).await => {
-                tracing::info!(%sink, "privileges lost with a revoked lease; retrying the write once with new credentials");
-                let (conn, _) = self.connect_postgres(sink).await?;
-                run(conn).await
+                tracing::info!(%source, "privileges lost with a revoked lease; retrying once with new credentials");
+                let (conn, _) = self.connect_postgres(source).await?;
+                attempt(conn).await
             }
             other => other,
         }
