@@ -7,6 +7,8 @@ pub mod sqlite;
 pub mod url;
 
 use crate::error::{Error, Result};
+use arrow::datatypes::Schema;
+use arrow::record_batch::RecordBatch;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -51,4 +53,43 @@ impl fmt::Display for IfExists {
             IfExists::Append => "append",
         })
     }
+}
+
+/// Checks a write's input before anything is sent, the same for every database: at least one
+/// column, and every batch of `schema`.
+pub(crate) fn check_write_input(
+    name: &dyn fmt::Display,
+    schema: &Schema,
+    batches: &[RecordBatch],
+) -> Result<()> {
+    if schema.fields().is_empty() {
+        return Err(Error::Usage(format!(
+            "cannot write to {name}: the input has no columns"
+        )));
+    }
+    for batch in batches {
+        let same = batch.num_columns() == schema.fields().len()
+            && batch
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .all(|(a, f)| a.data_type() == f.data_type());
+        if !same {
+            return Err(Error::Usage(format!(
+                "a record batch does not have the schema given for the write: it has {}, not {}",
+                batch.schema(),
+                schema
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The error of [`IfExists::Fail`] on a table that exists.
+pub(crate) fn table_exists(name: &dyn fmt::Display) -> Error {
+    Error::Usage(format!(
+        "table {name} already exists; nothing was written\n  hint: pass --if-exists \
+         replace to replace it or --if-exists append to add the rows \
+         (IfExists::Replace / IfExists::Append)"
+    ))
 }

@@ -658,11 +658,7 @@ fn write_blocking(
     on_rows: &OnRows,
 ) -> Result<u64> {
     let name = TableName::parse(table)?;
-    if schema.fields().is_empty() {
-        return Err(Error::Usage(format!(
-            "cannot write to {name}: the input has no columns"
-        )));
-    }
+    super::check_write_input(&name, schema, batches)?;
     // Everything that can be checked without the table is checked before the transaction.
     let mut definitions = Vec::new();
     let mut unwritable = Vec::new();
@@ -679,21 +675,6 @@ fn write_blocking(
             unwritable.join(", ")
         )));
     }
-    for batch in batches {
-        let same = batch.num_columns() == schema.fields().len()
-            && batch
-                .columns()
-                .iter()
-                .zip(schema.fields())
-                .all(|(a, f)| a.data_type() == f.data_type());
-        if !same {
-            return Err(Error::Usage(format!(
-                "a record batch does not have the schema given for the write: it has {}, not {}",
-                batch.schema(),
-                schema
-            )));
-        }
-    }
     let create = format!(
         "CREATE TABLE {} ({})",
         name.quoted(),
@@ -707,13 +688,7 @@ fn write_blocking(
     let existing = table_columns(&tx, &name)?;
     match (if_exists, existing.is_empty()) {
         (_, true) => tx.execute_batch(&create).map_err(sql_error)?,
-        (IfExists::Fail, false) => {
-            return Err(Error::Usage(format!(
-                "table {name} already exists; nothing was written\n  hint: pass --if-exists \
-                 replace to replace it or --if-exists append to add the rows \
-                 (IfExists::Replace / IfExists::Append)"
-            )))
-        }
+        (IfExists::Fail, false) => return Err(super::table_exists(&name)),
         (IfExists::Replace, false) => {
             tx.execute_batch(&format!("DROP TABLE {}", name.quoted()))
                 .map_err(sql_error)?;

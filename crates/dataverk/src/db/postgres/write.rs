@@ -411,25 +411,6 @@ impl CopyEncoder {
     }
 }
 
-/// An error unless `batch` has `schema`'s column types.
-fn check_batch(schema: &Schema, batch: &RecordBatch) -> Result<()> {
-    let same = batch.num_columns() == schema.fields().len()
-        && batch
-            .columns()
-            .iter()
-            .zip(schema.fields())
-            .all(|(a, f)| a.data_type() == f.data_type());
-    if same {
-        Ok(())
-    } else {
-        Err(Error::Usage(format!(
-            "a record batch does not have the schema given for the write: it has {}, not {}",
-            batch.schema(),
-            schema
-        )))
-    }
-}
-
 /// The writer of one column's values. [`Target::accepts`] was checked, so every pairing here
 /// exists; the rest cannot happen.
 fn value_writer<'a>(array: &'a dyn Array, target: Target) -> ValueWriter<'a> {
@@ -677,16 +658,9 @@ pub async fn write_table(
     on_rows: &OnRows,
 ) -> Result<u64> {
     let name = TableName::parse(table)?;
-    if schema.fields().is_empty() {
-        return Err(Error::Usage(format!(
-            "cannot write to {name}: the input has no columns"
-        )));
-    }
+    crate::db::check_write_input(&name, schema, batches)?;
     // Checked before anything is sent: the create statement names every unwritable column.
     let (create, created_targets) = create_table_sql(&name, schema)?;
-    for batch in batches {
-        check_batch(schema, batch)?;
-    }
     let tx = client.transaction().await.map_err(sql_error)?;
     let oid: Option<u32> = tx
         .query_one("SELECT to_regclass($1)::oid", &[&name.quoted()])
@@ -694,13 +668,7 @@ pub async fn write_table(
         .map_err(sql_error)?
         .get(0);
     let targets = match (if_exists, oid) {
-        (IfExists::Fail, Some(_)) => {
-            return Err(Error::Usage(format!(
-                "table {name} already exists; nothing was written\n  hint: pass --if-exists \
-                 replace to replace it or --if-exists append to add the rows \
-                 (IfExists::Replace / IfExists::Append)"
-            )))
-        }
+        (IfExists::Fail, Some(_)) => return Err(crate::db::table_exists(&name)),
         (IfExists::Append, Some(oid)) => {
             let columns = table_columns(&tx, oid).await?;
             append_targets(&name, schema, &columns)?
