@@ -1,25 +1,17 @@
 //! The `dataverk` binary against a real PostgreSQL cluster and devvault: output, exit codes,
 //! error messages, and that no secret ever reaches stdout, stderr or the logs.
 
+mod common;
+
 use serde_json::json;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use testkit::scenario::{k8s_jwt, World, WorldOptions, NAMESPACE};
 
 /// Runs the CLI with a clean environment configured the seed's way (Kubernetes login).
 fn run(w: &World, settings: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dataverk"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", w.dir.path())
-        .env("VKS_VAULT_ADDR", w.vault.addr())
-        .env("VKS_AUTH_PATH", "auth/kubernetes/login")
-        .env("VKS_KV_PATH", "secret/kubeflow")
-        .env("K8S_SERVICEACCOUNT_PATH", w.serviceaccount_dir())
-        .current_dir(w.dir.path())
-        .arg("--settings")
-        .arg(settings)
-        .args(args);
+    let mut cmd = common::dataverk(w, settings);
+    cmd.args(args);
     for (k, v) in extra_env {
         cmd.env(k, v);
     }

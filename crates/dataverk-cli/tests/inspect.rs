@@ -1,25 +1,16 @@
 //! `dataverk doctor`, `settings show` and `vault creds` against a real PostgreSQL cluster and
 //! devvault: one broken link at a time, each named with its fix, and never a secret printed.
 
+mod common;
+
 use serde_json::json;
 use std::path::Path;
 use std::process::{Command, Output};
 use testkit::scenario::{k8s_jwt, World, WorldOptions, CREDS_PATH};
 
 fn run(w: &World, settings: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dataverk"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", w.dir.path())
-        .env("RUST_LOG", "debug")
-        .env("VKS_VAULT_ADDR", w.vault.addr())
-        .env("VKS_AUTH_PATH", "auth/kubernetes/login")
-        .env("VKS_KV_PATH", "secret/kubeflow")
-        .env("K8S_SERVICEACCOUNT_PATH", w.serviceaccount_dir())
-        .current_dir(w.dir.path())
-        .arg("--settings")
-        .arg(settings)
-        .args(args);
+    let mut cmd = common::dataverk(w, settings);
+    cmd.env("RUST_LOG", "debug").args(args);
     for (k, v) in extra_env {
         cmd.env(k, v);
     }

@@ -1,23 +1,14 @@
 //! `dataverk write` against a real PostgreSQL cluster and devvault: a CSV file goes into a new
 //! table, reads back the same with `read-sql`, and a second write without --if-exists is refused.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use testkit::scenario::{World, WorldOptions};
 
-/// Runs the CLI with a clean environment configured the seed's way (Kubernetes login).
 fn run(w: &World, settings: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dataverk"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", w.dir.path())
-        .env("VKS_VAULT_ADDR", w.vault.addr())
-        .env("VKS_AUTH_PATH", "auth/kubernetes/login")
-        .env("VKS_KV_PATH", "secret/kubeflow")
-        .env("K8S_SERVICEACCOUNT_PATH", w.serviceaccount_dir())
-        .current_dir(w.dir.path())
-        .arg("--settings")
-        .arg(settings)
+    common::dataverk(w, settings)
         .args(args)
         .output()
         .expect("run dataverk")
