@@ -147,13 +147,7 @@ pub fn access_hint(e: &Error) -> Option<String> {
     let namespace = VaultConfig::from_env()
         .ok()
         .flatten()
-        .and_then(|c| match c.auth {
-            VaultAuth::Kubernetes { jwt_file, .. } => {
-                std::fs::read_to_string(jwt_file.parent()?.join("namespace")).ok()
-            }
-            VaultAuth::Token { .. } => None,
-        })
-        .map(|s| s.trim().to_string())
+        .and_then(|c| c.k8s_namespace())
         .unwrap_or_else(|| "<namespace>".into());
     hint_for_denied_creds_path(path, &namespace)
 }

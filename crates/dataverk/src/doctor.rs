@@ -360,16 +360,13 @@ async fn vault_steps(
     Some(Some(vault))
 }
 
-/// The Kubernetes namespace, from the service-account folder, for access hints.
+/// The Kubernetes namespace for access hints: the service account's, else the login role
+/// (which defaults to it).
 fn k8s_namespace(config: &VaultConfig) -> Option<String> {
-    let VaultAuth::Kubernetes { jwt_file, role, .. } = &config.auth else {
-        return None;
-    };
-    let file = jwt_file.parent()?.join("namespace");
-    std::fs::read_to_string(file)
-        .ok()
-        .map(|s| s.trim().to_string())
-        .or_else(|| Some(role.clone()))
+    config.k8s_namespace().or_else(|| match &config.auth {
+        VaultAuth::Kubernetes { role, .. } => Some(role.clone()),
+        VaultAuth::Token { .. } => None,
+    })
 }
 
 async fn source_steps(

@@ -58,6 +58,16 @@ fn nonempty(v: Option<String>) -> Option<String> {
 }
 
 impl VaultConfig {
+    /// The service account's Kubernetes namespace (the `namespace` file beside the token), for
+    /// messages; `None` with token auth or when the file cannot be read.
+    pub fn k8s_namespace(&self) -> Option<String> {
+        let VaultAuth::Kubernetes { jwt_file, .. } = &self.auth else {
+            return None;
+        };
+        let text = std::fs::read_to_string(jwt_file.parent()?.join("namespace")).ok()?;
+        Some(text.trim().to_string())
+    }
+
     /// Reads the configuration from the process environment; `None` when Vault is not configured.
     pub fn from_env() -> Result<Option<VaultConfig>> {
         Self::from_lookup(&|k| std::env::var(k).ok())
