@@ -2,7 +2,6 @@
 //! `vault creds`.
 
 use clap::Subcommand;
-use dataverk::access::hint_for_denied_creds_path;
 use dataverk::credentials::Lease;
 use dataverk::db::url::redact;
 use dataverk::vault::{VaultAuth, VaultClient, VaultConfig};
@@ -133,21 +132,4 @@ fn humantime_secs(d: Duration) -> String {
         (0, m, sec) => format!("{m}m{sec}s"),
         (h, m, sec) => format!("{h}h{m}m{sec}s"),
     }
-}
-
-/// For a 403 on a Postgres creds path: the access entry that is probably missing and the
-/// `dataverk access` command that writes it.
-pub fn access_hint(e: &Error) -> Option<String> {
-    let Error::Vault {
-        status: 403, path, ..
-    } = e
-    else {
-        return None;
-    };
-    let namespace = VaultConfig::from_env()
-        .ok()
-        .flatten()
-        .and_then(|c| c.k8s_namespace())
-        .unwrap_or_else(|| "<namespace>".into());
-    hint_for_denied_creds_path(path, &namespace)
 }

@@ -101,7 +101,7 @@ fn main() -> ExitCode {
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e}");
-            if let Some(hint) = inspect::access_hint(&e) {
+            if let Some(hint) = dataverk::access::hint_for_error(&e) {
                 eprintln!("{hint}");
             }
             ExitCode::FAILURE

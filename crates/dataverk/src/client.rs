@@ -384,6 +384,22 @@ impl AsyncClient {
         partition_on: &str,
         partitions: usize,
     ) -> Result<Table> {
+        let ignore: OnRows = Arc::new(|_| {});
+        self.read_sql_partitioned_with_progress(source, query, partition_on, partitions, ignore)
+            .await
+    }
+
+    /// [`read_sql_partitioned`](Self::read_sql_partitioned) that calls `on_rows` with the row
+    /// count of each batch as a partition decodes it (from several tasks at once; for a
+    /// progress report).
+    pub async fn read_sql_partitioned_with_progress(
+        &self,
+        source: &str,
+        query: &str,
+        partition_on: &str,
+        partitions: usize,
+        on_rows: OnRows,
+    ) -> Result<Table> {
         let query = load_query(query)?;
         let query = postgres::trim_statement(&query);
         if self.scheme(source)?.0 != Scheme::Postgres {
@@ -403,8 +419,17 @@ impl AsyncClient {
             bounds.column(1),
             partitions,
         )?;
+        let collect = |batches: &mut Vec<RecordBatch>, b: RecordBatch| {
+            on_rows(b.num_rows());
+            batches.push(b);
+            Ok(())
+        };
         if queries.len() == 1 {
-            return self.read_sql(source, &queries[0]).await;
+            let mut batches = Vec::new();
+            let schema = self
+                .read_sql_each(source, &queries[0], &mut |b| collect(&mut batches, b))
+                .await?;
+            return Ok(Table { schema, batches });
         }
         let pooled =
             futures_util::future::try_join_all(queries.iter().map(|_| self.checkout(source)))
@@ -416,10 +441,12 @@ impl AsyncClient {
             .cloned()
             .zip(pooled)
             .map(|(q, p)| {
+                let on_rows = on_rows.clone();
                 tokio::spawn(async move {
                     let mut batches = Vec::new();
                     let result =
                         postgres::query_batches(&p.conn.client, &q, batch_rows, &mut |b| {
+                            on_rows(b.num_rows());
                             batches.push(b);
                             Ok(())
                         })
@@ -445,10 +472,7 @@ impl AsyncClient {
                     drop(p);
                     let mut part = Vec::new();
                     let s = self
-                        .query_fresh(source, q, &mut |b| {
-                            part.push(b);
-                            Ok(())
-                        })
+                        .query_fresh(source, q, &mut |b| collect(&mut part, b))
                         .await?;
                     (s, part)
                 }

@@ -345,7 +345,7 @@ fn fail_replace_and_append() {
         .to_string();
     assert!(e.contains("table t already exists"), "{e}");
     assert!(
-        e.contains("--if-exists replace") && e.contains("--if-exists append"),
+        e.contains("--if-exists replace|append") && e.contains(r#"if_exists="replace"|"append""#),
         "{e}"
     );
     assert_eq!(count(&w, "t"), "3");

@@ -101,6 +101,25 @@ pub fn hint_for_denied_creds_path(path: &str, namespace: &str) -> Option<String>
     hint_for_denied_creds_path_with(path, namespace, &envs)
 }
 
+/// For an error of any call: when it is Vault's 403 on a Postgres creds path, the access entry
+/// that is probably missing and the command that writes it, for the namespace of the configured
+/// Kubernetes login (else a `<namespace>` placeholder). The CLI prints it under the error, and
+/// the Python package adds it to the exception's message.
+pub fn hint_for_error(e: &crate::Error) -> Option<String> {
+    let crate::Error::Vault {
+        status: 403, path, ..
+    } = e
+    else {
+        return None;
+    };
+    let namespace = crate::vault::VaultConfig::from_env()
+        .ok()
+        .flatten()
+        .and_then(|c| c.k8s_namespace())
+        .unwrap_or_else(|| "<namespace>".into());
+    hint_for_denied_creds_path(path, &namespace)
+}
+
 /// [`hint_for_denied_creds_path`] with an explicit environment map.
 pub fn hint_for_denied_creds_path_with(
     path: &str,

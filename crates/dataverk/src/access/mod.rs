@@ -14,7 +14,7 @@
 //! - says what to do after the merge: `POSTGRES_CREDS_PATH`, the `settings.json` entry
 //!   ([`AccessRequest::next_steps`]);
 //! - turns a 403 on a creds path into the missing entry and the command that writes it
-//!   ([`hint_for_denied_creds_path`]).
+//!   ([`hint_for_denied_creds_path`], [`hint_for_error`]).
 //!
 //! Environments: files name the cluster environment (`dev-fss`, `prod-fss`), Vault mounts and
 //! policies the Vault environment (`preprod-fss`, `prod-fss`). [`VaultEnvs`] maps one to the
@@ -27,7 +27,9 @@ mod yaml;
 
 pub use check::{check, check_file, Problem};
 pub use edit::{Added, WriteOutcome};
-pub use hint::{hint_for_denied_creds_path, hint_for_denied_creds_path_with, MissingAccess};
+pub use hint::{
+    hint_for_denied_creds_path, hint_for_denied_creds_path_with, hint_for_error, MissingAccess,
+};
 
 use crate::{Error, Result};
 use std::fmt;

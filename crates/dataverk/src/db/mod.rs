@@ -88,8 +88,19 @@ pub(crate) fn check_write_input(
 /// The error of [`IfExists::Fail`] on a table that exists.
 pub(crate) fn table_exists(name: &dyn fmt::Display) -> Error {
     Error::Usage(format!(
-        "table {name} already exists; nothing was written\n  hint: pass --if-exists \
-         replace to replace it or --if-exists append to add the rows \
-         (IfExists::Replace / IfExists::Append)"
+        "table {name} already exists; nothing was written\n  hint: to replace it or add \
+         the rows, write with --if-exists replace|append (CLI), if_exists=\"replace\"|\"append\" \
+         (Python) or IfExists::Replace|Append (Rust)"
+    ))
+}
+
+/// The error of [`IfExists::Append`] on a table whose columns do not take the input, with one
+/// line per difference.
+pub(crate) fn columns_mismatch(table: &dyn fmt::Display, differences: &[String]) -> Error {
+    Error::Usage(format!(
+        "cannot append to {table}: its columns do not match the input; nothing was \
+         written:\n  {}\n  hint: fix the input, or replace the table (--if-exists replace in \
+         the CLI, if_exists=\"replace\" in Python, IfExists::Replace in Rust)",
+        differences.join("\n  ")
     ))
 }

@@ -641,11 +641,7 @@ fn check_append(table: &TableName, schema: &Schema, columns: &[TableColumn]) -> 
     if differences.is_empty() {
         Ok(())
     } else {
-        Err(Error::Usage(format!(
-            "cannot append to {table}: its columns do not match the input; nothing was \
-             written:\n  {}\n  hint: fix the input, or replace the table with --if-exists replace",
-            differences.join("\n  ")
-        )))
+        Err(crate::db::columns_mismatch(&table, &differences))
     }
 }
 
