@@ -44,6 +44,7 @@ class Client:
         return_type: Literal["pandas"] = "pandas",
         partition_on: Optional[str] = None,
         partitions: Optional[int] = None,
+        progress: Optional[bool] = None,
     ) -> pandas.DataFrame: ...
     @overload
     def read_sql(
@@ -53,6 +54,7 @@ class Client:
         return_type: Literal["polars"],
         partition_on: Optional[str] = None,
         partitions: Optional[int] = None,
+        progress: Optional[bool] = None,
     ) -> polars.DataFrame: ...
     @overload
     def read_sql(
@@ -62,9 +64,19 @@ class Client:
         return_type: Literal["arrow"],
         partition_on: Optional[str] = None,
         partitions: Optional[int] = None,
+        progress: Optional[bool] = None,
     ) -> pyarrow.Table: ...
     def execute_sql(self, source: str, sql: str) -> int:
         """Runs a statement that returns no rows; the number of rows it affected."""
+    def to_sql(
+        self,
+        df: Union[pandas.DataFrame, polars.DataFrame, pyarrow.Table],
+        table: str,
+        sink: str,
+        if_exists: Literal["append", "replace", "fail"] = "append",
+        progress: Optional[bool] = None,
+    ) -> int:
+        """Writes a DataFrame into a table in one transaction; the number of rows written."""
     def close(self) -> None:
         """Revokes the database credentials this client obtained and closes its connections."""
     @property

@@ -9,7 +9,7 @@ command -v "$python" >/dev/null || { echo "python/run_tests.sh: $python not foun
 if [[ ! -x .venv/bin/python ]]; then
     "$python" -m venv .venv || { echo "python/run_tests.sh: cannot create python/.venv (on Debian: apt-get install -y python3-venv)" >&2; exit 1; }
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check pytest pandas pyarrow polars
+.venv/bin/python -m pip install -q --disable-pip-version-check pytest pandas pyarrow polars tqdm
 # --force-reinstall: the version number stays the same while the Rust code changes.
 .venv/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps .
 exec .venv/bin/python -m pytest tests "$@"

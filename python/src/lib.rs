@@ -5,7 +5,10 @@
 //! objects (through the Arrow C data interface, without copying), and its errors into Python
 //! exceptions. Every call that talks to Vault or a database releases the GIL.
 
+mod progress;
+
 use arrow::pyarrow::{FromPyArrow, IntoPyArrow};
+use progress::Progress;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyImportError, PyValueError};
 use pyo3::prelude::*;
@@ -41,7 +44,10 @@ create_exception!(
 /// never holds a secret value).
 fn to_py_err(e: dataverk::Error) -> PyErr {
     use dataverk::Error as E;
-    let message = e.to_string();
+    let message = match dataverk::access::hint_for_error(&e) {
+        Some(hint) => format!("{e}\n{hint}"),
+        None => e.to_string(),
+    };
     match e {
         E::SettingsRead { .. }
         | E::SettingsParse { .. }
@@ -119,24 +125,26 @@ fn to_pyarrow_table<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<
     pyarrow.call_method1("table", (data,))
 }
 
-/// Runs `work` as a task on the client's runtime without the GIL, and stops it when Python has
-/// a signal to deliver (Ctrl-C: `KeyboardInterrupt`), checked every 100 ms. Stopping drops the
-/// read with its connection, so nothing of it is left running here. The task runs on a runtime
-/// worker, as `dataverk::Client::read_sql` does it, for the same reason (see there).
+/// Runs `work` as a task on the client's runtime without the GIL, and every 100 ms, with the
+/// GIL, brings `progress` up to date and stops the task when Python has a signal to deliver
+/// (Ctrl-C: `KeyboardInterrupt`). Stopping drops the task with its connection: a read ends, a
+/// write's transaction is rolled back by the server. The task runs on a runtime worker, as
+/// `dataverk::Client::read_sql` does it, for the same reason (see there).
 fn interruptible<T, F>(
     py: Python<'_>,
     client: Arc<dataverk::Client>,
+    progress: &mut Progress,
     work: impl FnOnce(Arc<dataverk::Client>) -> F + Send,
 ) -> PyResult<T>
 where
     T: Send + 'static,
     F: std::future::Future<Output = dataverk::Result<T>> + Send + 'static,
 {
-    py.detach(|| {
+    let result = py.detach(|| {
         // The task holds a reference of its own, but never the last one: `client` lives until
         // the task has ended or been dropped, so the client is never dropped on a worker.
         let task = work(client.clone());
-        client.block_on(async move {
+        client.block_on(async {
             let mut task = tokio::spawn(task);
             loop {
                 tokio::select! {
@@ -144,11 +152,15 @@ where
                         return match done {
                             Ok(result) => result.map_err(to_py_err),
                             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                            Err(e) => Err(DataverkError::new_err(format!("the read was cancelled: {e}"))),
+                            Err(e) => Err(DataverkError::new_err(format!("the call was cancelled: {e}"))),
                         };
                     }
                     _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
-                        if let Err(signal) = Python::attach(|py| py.check_signals()) {
+                        let signal = Python::attach(|py| {
+                            progress.tick(py);
+                            py.check_signals()
+                        });
+                        if let Err(signal) = signal {
                             task.abort();
                             let _ = task.await;
                             return Err(signal);
@@ -157,7 +169,9 @@ where
                 }
             }
         })
-    })
+    });
+    progress.finish(py);
+    result
 }
 
 /// A connection to the sources of one settings file, with secrets and database credentials
@@ -186,6 +200,21 @@ impl PyClient {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
             .ok_or_else(|| DataverkError::new_err("the client is closed"))
+    }
+}
+
+/// A client dropped without close() revokes its leases here, a Vault request, so the GIL is
+/// released for it as close() releases it: other threads run while Vault answers.
+impl Drop for PyClient {
+    fn drop(&mut self) {
+        let client = self
+            .inner
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if client.is_some() {
+            Python::attach(|py| py.detach(move || drop(client)));
+        }
     }
 }
 
@@ -223,9 +252,14 @@ impl PyClient {
     ///     (a pyarrow.Table). All are built from the same Arrow data, without a row-by-row copy.
     /// partition_on, partitions: read in `partitions` ranges of the numeric, date or timestamp
     ///     column `partition_on` of the result, on that many connections at once.
+    /// progress: a progress bar (rows, rows/s) for a read that takes more than 2 seconds.
+    ///     None (the default): only in a notebook or when stderr is a terminal; True: always;
+    ///     False: never.
     ///
-    /// Raises SettingsError, VaultError or DatabaseError (all DataverkError).
-    #[pyo3(signature = (source, sql, return_type="pandas", partition_on=None, partitions=None))]
+    /// Ctrl-C (KeyboardInterrupt) stops the read. Raises SettingsError, VaultError or
+    /// DatabaseError (all DataverkError).
+    #[pyo3(signature = (source, sql, return_type="pandas", partition_on=None, partitions=None, progress=None))]
+    #[allow(clippy::too_many_arguments)]
     fn read_sql<'py>(
         &self,
         py: Python<'py>,
@@ -234,6 +268,7 @@ impl PyClient {
         return_type: &str,
         partition_on: Option<String>,
         partitions: Option<usize>,
+        progress: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let return_type = ReturnType::parse(return_type)?;
         let partitioned = match (partition_on, partitions) {
@@ -257,12 +292,25 @@ impl PyClient {
         import_for(py, "pyarrow")?;
         let package = import_for(py, return_type.package())?;
         let client = self.client()?;
-        let table = interruptible(py, client, move |c| async move {
+        let mut progress = Progress::new(py, source.clone(), progress);
+        let on_rows = progress.counter();
+        let table = interruptible(py, client, &mut progress, move |c| async move {
             match &partitioned {
-                None => c.inner().read_sql(&source, &sql).await,
+                None => {
+                    let mut batches = Vec::new();
+                    let schema = c
+                        .inner()
+                        .read_sql_each(&source, &sql, &mut |b| {
+                            on_rows(b.num_rows());
+                            batches.push(b);
+                            Ok(())
+                        })
+                        .await?;
+                    Ok(dataverk::Table { schema, batches })
+                }
                 Some((column, n)) => {
                     c.inner()
-                        .read_sql_partitioned(&source, &sql, column, *n)
+                        .read_sql_partitioned_with_progress(&source, &sql, column, *n, on_rows)
                         .await
                 }
             }
@@ -298,9 +346,13 @@ impl PyClient {
     /// if_exists: "append" (add the rows; a missing table is created), "replace" (drop and
     ///     create it anew) or "fail" (raise when the table exists).
     ///
+    /// progress: a progress bar (rows, rows/s) for a write that takes more than 2 seconds;
+    ///     None, True, False as for read_sql.
+    ///
     /// Runs as the source's group role (SET ROLE), so a created table outlives the temporary
-    /// database user. Raises SettingsError, VaultError or DatabaseError (all DataverkError).
-    #[pyo3(signature = (df, table, sink, if_exists="append"))]
+    /// database user. Ctrl-C (KeyboardInterrupt) stops the write and leaves the table as it
+    /// was. Raises SettingsError, VaultError or DatabaseError (all DataverkError).
+    #[pyo3(signature = (df, table, sink, if_exists="append", progress=None))]
     fn to_sql(
         &self,
         py: Python<'_>,
@@ -308,6 +360,7 @@ impl PyClient {
         table: String,
         sink: String,
         if_exists: &str,
+        progress: Option<bool>,
     ) -> PyResult<u64> {
         let if_exists: dataverk::IfExists = if_exists.parse().map_err(|_| {
             PyValueError::new_err(format!(
@@ -317,8 +370,13 @@ impl PyClient {
         let data = to_pyarrow_table(py, df)?;
         let (batches, schema) = arrow::pyarrow::Table::from_pyarrow_bound(&data)?.into_inner();
         let client = self.client()?;
-        py.detach(|| client.write_table(&sink, &table, schema, &batches, if_exists))
-            .map_err(to_py_err)
+        let mut progress = Progress::new(py, table.clone(), progress);
+        let on_rows = progress.counter();
+        interruptible(py, client, &mut progress, move |c| async move {
+            c.inner()
+                .write_table_with_progress(&sink, &table, schema, &batches, if_exists, on_rows)
+                .await
+        })
     }
 
     /// Revokes the database credentials this client obtained and closes its connections.

@@ -4,6 +4,8 @@ no secret in their messages), and the GIL released while a read waits on the dat
 
 import datetime
 import decimal
+import io
+import sys
 import threading
 import time
 
@@ -138,6 +140,9 @@ def test_vault_error_when_the_policy_refuses_the_creds_path(stack, tmp_path):
         with pytest.raises(dataverk.VaultError, match="HTTP 403") as e:
             dv.read_sql("postgres_database", "SELECT 1")
     assert DENIED_CREDS_PATH in str(e.value)
+    # The CLI's access hint: the entry the namespace's vault-iac file lacks, and the command.
+    assert "database_name otherdb, permission_level admin" in str(e.value)
+    assert "dataverk access user" in str(e.value)
     assert isinstance(e.value, dataverk.DataverkError)
     assert_no_secret(stack, e.value)
 
@@ -306,3 +311,71 @@ def test_ctrl_c_stops_a_read(seed_dir):
         timer.join()
         assert elapsed < 2, f"the read went on for {elapsed:.1f} s after Ctrl-C"
         assert dv.read_sql("postgres_database", "SELECT 2 AS two")["two"].tolist() == [2]
+
+
+# A read of 1,500 rows that takes about 3 s: past the 2 s after which a bar appears.
+SLOW_READ = "SELECT g FROM generate_series(1, 1500) AS g, LATERAL (SELECT pg_sleep(0.001 + 0 * g)) AS s"
+
+
+class FakeTerminal(io.StringIO):
+    """A stderr that says it is a terminal, and keeps what is written to it."""
+
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal_for_a_slow_read(seed_dir, monkeypatch):
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with dataverk.Client() as dv:
+        df = dv.read_sql("postgres_database", SLOW_READ)
+        assert len(df) == 1500
+        shown_after_slow = terminal.getvalue()
+        dv.read_sql("postgres_database", "SELECT 1 AS one")
+        assert terminal.getvalue() == shown_after_slow, "a read under 2 s showed a bar"
+    # tqdm's line: the source, the final row count and a rate.
+    assert "postgres_database" in shown_after_slow
+    assert "1.50k rows" in shown_after_slow
+    assert "rows/s" in shown_after_slow
+
+
+def test_no_progress_bar_when_not_interactive_or_turned_off(seed_dir, monkeypatch, capsys):
+    with dataverk.Client() as dv:
+        # pytest's captured stderr is no terminal, and this is no notebook.
+        assert len(dv.read_sql("postgres_database", SLOW_READ)) == 1500
+        assert capsys.readouterr().err == ""
+        terminal = FakeTerminal()
+        monkeypatch.setattr(sys, "stderr", terminal)
+        assert len(dv.read_sql("postgres_database", SLOW_READ, progress=False)) == 1500
+        assert terminal.getvalue() == ""
+
+
+def test_progress_true_shows_the_bar_in_a_log_too(seed_dir, capsys):
+    with dataverk.Client() as dv:
+        table = dv.read_sql(
+            "postgres_database", SLOW_READ, return_type="arrow", partition_on="g", partitions=2, progress=True
+        )
+    assert table.num_rows == 1500
+    err = capsys.readouterr().err
+    assert "1.50k rows" in err, err
+
+
+def test_ctrl_c_stops_a_write_and_leaves_the_table_as_it_was(seed_dir):
+    """SIGINT during a write of 3 M rows: KeyboardInterrupt, and not one of its rows lands."""
+    import os
+    import signal
+
+    with dataverk.Client() as dv:
+        dv.execute_sql("postgres_database", "DROP TABLE IF EXISTS interrupted")
+        dv.to_sql(pandas.DataFrame({"n": [0], "m": [0]}), "interrupted", "postgres_database")
+        # A frame that does not fit is refused before anything is sent, with the Python fix.
+        with pytest.raises(dataverk.DataverkError, match='if_exists="replace"'):
+            dv.to_sql(pandas.DataFrame({"x": [1]}), "interrupted", "postgres_database")
+        big = pandas.DataFrame({"n": range(1, 3_000_001), "m": range(3_000_000)})
+        timer = threading.Timer(0.2, os.kill, args=(os.getpid(), signal.SIGINT))
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            dv.to_sql(big, "interrupted", "postgres_database", if_exists="append")
+        timer.join()
+        rows = dv.read_sql("postgres_database", "SELECT n FROM interrupted")
+        assert rows["n"].tolist() == [0]
