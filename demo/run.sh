@@ -14,6 +14,8 @@
 #  10. check both reads against psql and that Vault handed out two different users
 #
 # Everything it starts is stopped on exit; the download is cached in demo/work/cache.
+# DEMO_KEEP=1 keeps devvault and PostgreSQL running at the end, for trying the Python package
+# against them (it prints how); Ctrl-C then stops and removes them.
 # Needs: Rust (cargo), Python 3 with pip, PostgreSQL server binaries (installed with apt-get
 # when missing and running as root). Never prints the root token or database passwords.
 
@@ -70,7 +72,7 @@ stop_devvault() {
         wait "$VAULT_PID" 2>/dev/null || true
     fi
     VAULT_PID=""
-    rm -f "$WORK/devvault.json" "$WORK/vault.addr" "$WORK/devvault.pid"
+    rm -f "$WORK/devvault.json" "$WORK/vault.addr" "$WORK/devvault.pid" "$WORK/env.sh"
 }
 
 stop_postgres() {
@@ -108,7 +110,7 @@ cleanup() {
 trap cleanup EXIT
 
 mkdir -p "$WORK" "$CACHE"
-rm -f "$WORK/devvault.log" "$WORK"/flights_per_carrier*.csv "$WORK/psql_per_carrier.txt"
+rm -f "$WORK/devvault.log" "$WORK"/flights_per_carrier*.csv "$WORK/psql_per_carrier.txt" "$WORK/env.sh"
 
 # A previous run that was killed hard may have left its servers behind.
 if [[ -f $WORK/devvault.pid ]]; then
@@ -383,6 +385,33 @@ psql_su -d flightsdb -At -F '|' \
     -c 'SELECT carrier, count(*) FROM flights GROUP BY carrier ORDER BY count(*) DESC' \
     >"$WORK/psql_per_carrier.txt"
 summary=$(helper check "$WORK/flights_per_carrier.read1.csv" "$WORK/flights_per_carrier.read2.csv" "$WORK/psql_per_carrier.txt")
+
+if [[ ${DEMO_KEEP:-0} == 1 ]]; then
+    # The seed's variables for a shell of your own, with no token and no secret in them.
+    cat >"$WORK/env.sh" <<ENV
+# Written by DEMO_KEEP=1 make demo: the seed's Kubernetes-login variables for this demo's devvault.
+unset APPLICATION_NAME VAULT_ADDR VAULT_TOKEN VAULT_NAMESPACE DATAVERK_VAULT_KV_PATH DATAVERK_SETTINGS
+export VKS_VAULT_ADDR=$VAULT_ADDR_URL
+export VKS_AUTH_PATH=auth/kubernetes/login
+export VKS_KV_PATH=secret/kubeflow
+export K8S_SERVICEACCOUNT_PATH=$WORK/serviceaccount
+ENV
+    echo "$summary"
+    step "DEMO_KEEP=1: devvault and PostgreSQL keep running until you press Ctrl-C here"
+    note "in another shell, from $ROOT:"
+    note "  pip install ./python"
+    note "  source demo/work/env.sh && cd demo/work && python3"
+    note "  >>> from dataverk import Client"
+    note "  >>> dv = Client()"
+    note "  >>> df = dv.read_sql(\"postgres_database\", \"SELECT * FROM flights\")"
+    # `wait` (not a foreground sleep) lets the trap run as soon as the signal arrives.
+    trap 'kill "$SLEEPER" 2>/dev/null; exit 0' INT TERM
+    while :; do
+        sleep 3600 &
+        SLEEPER=$!
+        wait "$SLEEPER" || true
+    done
+fi
 
 step "stopping devvault and PostgreSQL, removing the cluster"
 stop_devvault
