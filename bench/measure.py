@@ -402,6 +402,10 @@ def targets(results, partitions):
     add("the Python package to pandas at least as fast as ConnectorX to pandas", None if r is None else r <= 1,
         "–" if r is None else f"{r:.2f}× ({fmt_s(f['dataverk-python-pandas']['time_s'])} vs "
                               f"{fmt_s(f['connectorx-pandas']['time_s'])})")
+    r = ratio(results, "flights", "dataverk-python-pandas", "pandas-sqlalchemy", key="peak_rss_bytes")
+    add("the Python package to pandas in less memory than pandas.read_sql", None if r is None else r < 1,
+        "–" if r is None else f"{r:.2f}× ({fmt_mb(f['dataverk-python-pandas']['peak_rss_bytes'])} vs "
+                              f"{fmt_mb(f['pandas-sqlalchemy']['peak_rss_bytes'])} peak RSS)")
     dv = f.get("dataverk-arrow", {})
     if dv.get("peak_rss_bytes") and dv.get("arrow_data_bytes"):
         r = dv["peak_rss_bytes"] / dv["arrow_data_bytes"]
