@@ -45,6 +45,11 @@ def test_pandas_values(seed_dir):
     assert df["time_hour"].iloc[0] == pandas.Timestamp("2013-01-01 08:00:00", tz="UTC")
     # The read ran as a user Vault issued, not as anyone configured by hand.
     assert df["db_user"].iloc[0].startswith("v-")
+    # The frame is the caller's to change in place, as pandas.read_sql's is.
+    df.loc[0, "id"] = 30
+    df["dep_delay"] += 1
+    assert df["id"].tolist() == [30, 4, 10]
+    assert df["dep_delay"].iloc[0] == 2.5
 
 
 def test_arrow_values(seed_dir):
