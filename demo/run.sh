@@ -397,15 +397,15 @@ export VKS_KV_PATH=secret/kubeflow
 export K8S_SERVICEACCOUNT_PATH=$WORK/serviceaccount
 ENV
     echo "$summary"
-    step "DEMO_KEEP=1: devvault and PostgreSQL keep running until you press Ctrl-C here"
+    step "DEMO_KEEP=1: devvault and PostgreSQL keep running until you press Ctrl-C here (or kill $$)"
     note "in another shell, from $ROOT:"
-    note "  pip install ./python"
+    note "  python3 -m venv .venv && source .venv/bin/activate && pip install ./python"
     note "  source demo/work/env.sh && cd demo/work && python3"
     note "  >>> from dataverk import Client"
     note "  >>> dv = Client()"
     note "  >>> df = dv.read_sql(\"postgres_database\", \"SELECT * FROM flights\")"
     # `wait` (not a foreground sleep) lets the trap run as soon as the signal arrives.
-    trap 'kill "$SLEEPER" 2>/dev/null; exit 0' INT TERM
+    trap 'kill "$SLEEPER" 2>/dev/null; step "stopping devvault and PostgreSQL, removing the cluster"; exit 0' INT TERM
     while :; do
         sleep 3600 &
         SLEEPER=$!

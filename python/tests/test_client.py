@@ -128,6 +128,7 @@ def test_settings_error_for_a_missing_settings_file(stack, tmp_path):
     with pytest.raises(dataverk.SettingsError, match="cannot read settings file") as e:
         dataverk.Client(settings_file=tmp_path / "nowhere.json")
     assert isinstance(e.value, dataverk.DataverkError)
+    assert "Client(settings_file=...)" in str(e.value)
     assert_no_secret(stack, e.value)
 
 

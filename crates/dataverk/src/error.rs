@@ -13,7 +13,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The settings file could not be read.
-    #[error("cannot read settings file {path}: {source}\n  hint: pass --settings FILE or set DATAVERK_SETTINGS")]
+    #[error("cannot read settings file {path}: {source}\n  hint: pass --settings FILE (Python: Client(settings_file=...)) or set DATAVERK_SETTINGS")]
     SettingsRead {
         path: PathBuf,
         #[source]
