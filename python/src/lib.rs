@@ -298,16 +298,9 @@ impl PyClient {
         let table = interruptible(py, client, &mut progress, move |c| async move {
             match &partitioned {
                 None => {
-                    let mut batches = Vec::new();
-                    let schema = c
-                        .inner()
-                        .read_sql_each(&source, &sql, &mut |b| {
-                            on_rows(b.num_rows());
-                            batches.push(b);
-                            Ok(())
-                        })
-                        .await?;
-                    Ok(dataverk::Table { schema, batches })
+                    c.inner()
+                        .read_sql_with_progress(&source, &sql, on_rows)
+                        .await
                 }
                 Some((column, n)) => {
                     c.inner()

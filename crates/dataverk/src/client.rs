@@ -419,17 +419,10 @@ impl AsyncClient {
             bounds.column(1),
             partitions,
         )?;
-        let collect = |batches: &mut Vec<RecordBatch>, b: RecordBatch| {
-            on_rows(b.num_rows());
-            batches.push(b);
-            Ok(())
-        };
         if queries.len() == 1 {
-            let mut batches = Vec::new();
-            let schema = self
-                .read_sql_each(source, &queries[0], &mut |b| collect(&mut batches, b))
-                .await?;
-            return Ok(Table { schema, batches });
+            return self
+                .read_sql_with_progress(source, &queries[0], on_rows)
+                .await;
         }
         let pooled =
             futures_util::future::try_join_all(queries.iter().map(|_| self.checkout(source)))
@@ -472,7 +465,11 @@ impl AsyncClient {
                     drop(p);
                     let mut part = Vec::new();
                     let s = self
-                        .query_fresh(source, q, &mut |b| collect(&mut part, b))
+                        .query_fresh(source, q, &mut |b| {
+                            on_rows(b.num_rows());
+                            part.push(b);
+                            Ok(())
+                        })
                         .await?;
                     (s, part)
                 }
@@ -487,9 +484,22 @@ impl AsyncClient {
 
     /// Runs `query` (or the `.sql` file it names) on `source` and returns all rows.
     pub async fn read_sql(&self, source: &str, query: &str) -> Result<Table> {
+        self.read_sql_with_progress(source, query, Arc::new(|_| {}))
+            .await
+    }
+
+    /// [`read_sql`](Self::read_sql) that calls `on_rows` with the row count of each batch as it
+    /// is decoded (for a progress report).
+    pub async fn read_sql_with_progress(
+        &self,
+        source: &str,
+        query: &str,
+        on_rows: OnRows,
+    ) -> Result<Table> {
         let mut batches = Vec::new();
         let schema = self
             .read_sql_each(source, query, &mut |b| {
+                on_rows(b.num_rows());
                 batches.push(b);
                 Ok(())
             })
